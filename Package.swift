@@ -1,0 +1,62 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+  name: "ReluMIP",
+  products: [
+    .executable(name: "relumip", targets: ["relumip"]),
+    .library(name: "ReluMIP", targets: ["ReluMIP"]),
+    .library(name: "GLPK", targets: ["GLPK"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+    .package(url: "https://github.com/apple/swift-numerics", from: "1.1.0"),
+  ],
+  targets: [
+    // GLPK 5.0's C API. Debian ships no pkg-config file for it, so the modulemap links it by name.
+    .systemLibrary(name: "CGLPK", providers: [.apt(["libglpk-dev"])]),
+    // zlib, for gzipped IDX files (the format MNIST and Fashion-MNIST are distributed in).
+    .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+    // The only Swift code that touches GLPK's C pointers.
+    .target(name: "GLPK", dependencies: ["CGLPK"]),
+    .target(
+      name: "ReluMIP",
+      dependencies: [
+        "GLPK", "CZlib",
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
+      exclude: ["ModelReaders/ONNX/onnx.proto"]
+    ),
+    .target(
+      name: "ReluMIPCommands",
+      dependencies: [
+        "ReluMIP",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+    .executableTarget(name: "relumip", dependencies: ["ReluMIPCommands"]),
+    .target(
+      name: "TestSupport",
+      dependencies: ["ReluMIP"],
+      path: "Tests/TestSupport"
+    ),
+    .testTarget(
+      name: "GLPKTests",
+      dependencies: ["GLPK"]
+    ),
+    .testTarget(
+      name: "ReluMIPTests",
+      dependencies: [
+        "ReluMIP", "TestSupport",
+        .product(name: "Numerics", package: "swift-numerics"),
+      ],
+      exclude: ["Fixtures"]
+    ),
+    .testTarget(
+      name: "ReluMIPCommandsTests",
+      dependencies: ["ReluMIPCommands", "ReluMIP", "TestSupport"]
+    ),
+  ],
+  swiftLanguageModes: [.v6]
+)

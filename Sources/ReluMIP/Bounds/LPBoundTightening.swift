@@ -1,0 +1,76 @@
+import GLPK
+
+/// Which bounds the MILP's big-M constants come from.
+public enum BoundMethod: String, Sendable, CaseIterable, Codable {
+  /// Interval arithmetic, with the first layer exact over the region.
+  case interval
+  /// Interval bounds, then each unstable neuron of layers 2… maximised and minimised over the LP
+  /// relaxation of the layers before it.
+  case lp
+}
+
+enum LPBoundTightening {
+  /// Tightens `bounds` layer by layer. Each layer's LP (the triangle relaxation of the layers
+  /// before it, from the bounds tightened so far) is built once and re-solved per neuron with a
+  /// warm-started primal simplex; each result is turned into a safe bound by `safeBound`, so an
+  /// inaccurate LP solve can only loosen it. Stops early at `deadline`, keeping what it has.
+  static func tighten(
+    network: Network, region: InputRegion, bounds initial: NetworkBounds,
+    dropThreshold: Double, deadline: ContinuousClock.Instant?
+  ) throws -> NetworkBounds {
+    var bounds = initial
+    let hiddenCount = network.layers.count - 1
+    guard hiddenCount >= 1 else { return bounds }
+    var lpOptions = SimplexOptions()
+    lpOptions.method = .primal
+    for k in 1...hiddenCount {
+      let layer = network.layers[k]
+      var current = bounds.layers[k]
+      // The output layer needs no big-M; its bounds only bound the margin, which the MILP's own
+      // LP bounds better. Tighten hidden layers only.
+      if k == hiddenCount { break }
+      let candidates = (0..<layer.outputSize).filter { current.isUnstable($0) }
+      if !candidates.isEmpty {
+        var options = MILPEncoding.Options()
+        options.dropThreshold = dropThreshold
+        options.encodedLayers = k
+        let encoding = try MILPEncoding(
+          network: network, region: region, bounds: bounds, options: options)
+        for i in candidates {
+          if let deadline, ContinuousClock.now >= deadline { return bounds }
+          let expression = encoding.expression(layer: layer, neuron: i, inputs: encoding.layerInputs)
+          let (kept, slack) = encoding.split(expression)
+          try encoding.problem.setObjective(
+            columns: kept.map(\.column), coefficients: kept.map(\.coefficient))
+          for maximize in [true, false] {
+            // Skip a side that another solve already proved stable.
+            if maximize ? current.upper[i] <= 0 : current.lower[i] >= 0 { continue }
+            encoding.problem.direction = maximize ? .maximize : .minimize
+            guard try encoding.problem.simplex(lpOptions) == .solved,
+              encoding.problem.status == .optimal
+            else {
+              encoding.problem.resetBasis()
+              continue
+            }
+            let value = encoding.safeBound(of: kept, maximize: maximize)
+            if maximize {
+              current.upper[i] = min(current.upper[i], value + expression.constant + slack)
+            } else {
+              current.lower[i] = max(current.lower[i], value + expression.constant - slack)
+            }
+          }
+        }
+      }
+      bounds.layers[k] = current
+      // Re-propagate the layers after k from the tightened ones.
+      var previous = current.outputBounds(layer.activation)
+      for later in (k + 1)..<network.layers.count {
+        let propagated = IntervalBounds.propagate(
+          network.layers[later], inputLower: previous.lower, inputUpper: previous.upper)
+        bounds.layers[later] = bounds.layers[later].intersected(with: propagated)
+        previous = bounds.layers[later].outputBounds(network.layers[later].activation)
+      }
+    }
+    return bounds
+  }
+}

@@ -1,0 +1,396 @@
+import GLPK
+
+/// How one hidden neuron appears in the MILP.
+enum NeuronEncoding: Sendable, Equatable {
+  /// Provably off: its output is the constant 0 and it has no columns.
+  case inactive
+  /// Provably on: its output is its pre-activation column `z`.
+  case active(z: Int)
+  /// Either: pre-activation `z`, output `y`, and the binary `a` that says which phase.
+  case unstable(z: Int, y: Int, a: Int)
+
+  var outputColumn: Int? {
+    switch self {
+    case .inactive: return nil
+    case .active(let z): return z
+    case .unstable(_, let y, _): return y
+    }
+  }
+}
+
+/// Per-layer counts for the model table, in the spirit of Gurobi Machine Learning's.
+public struct LayerStatistics: Sendable, Equatable, Codable {
+  public var name: String
+  public var outputSize: Int
+  public var variables: Int
+  public var constraints: Int
+  public var binaries: Int
+  public var stableActive: Int
+  public var stableInactive: Int
+  public var unstable: Int
+}
+
+/// An affine expression over MILP columns: `constant + Σ coefficient·column`.
+struct AffineExpression {
+  var constant: Double
+  var terms: [(column: Int, coefficient: Double)]
+}
+
+/// The big-M MILP of "maximise output[target] − output[label] over the input region".
+///
+/// Inputs are substituted as x = x̄ + d (L∞) or x = x̄ + p − n with Σ(p + n) ≤ δ (L1), so the
+/// center's contribution is a constant. Hidden neurons are encoded from their bounds: stable ones
+/// without a binary, unstable ones with `y ≥ z, y ≥ 0, y ≤ z − l(1 − a), y ≤ u·a`.
+///
+/// Coefficients below `dropThreshold` in magnitude are left out of the LP (tiny weights wreck
+/// GLPK's scaling), and each row that loses some is widened into a range by their worst-case
+/// contribution over the column's bounds, so the MILP still contains every true behaviour.
+final class MILPEncoding {
+  struct Options {
+    var dropThreshold = 1e-9
+    /// Encode hidden layers `0..<encodedLayers` only (for bound tightening); nil for all.
+    var encodedLayers: Int?
+    /// Lower bound of the margin column (the "objective cut"); nil for none.
+    var marginLowerBound: Double?
+  }
+
+  let network: Network
+  let region: InputRegion
+  let bounds: NetworkBounds
+  let options: Options
+  let problem = LinearProblem(name: "relumip")
+
+  /// Columns of the input perturbation: `up[j]`/`down[j]` for L1 (x = x̄ + up − down), or `up[j]`
+  /// alone for L∞ (x = x̄ + up, where `up` may be negative).
+  private(set) var inputUp: [Int?] = []
+  private(set) var inputDown: [Int?] = []
+  private(set) var neurons: [[NeuronEncoding]] = []
+  private(set) var marginColumn: Int?
+  private(set) var marginRow: Int?
+  private(set) var statistics: [LayerStatistics] = []
+
+  private var columnLower: [Double] = []
+  private var columnUpper: [Double] = []
+  /// The kept coefficients and the bounds of every row, as loaded into GLPK, for safe bounds.
+  private var rowTerms: [[(column: Int, coefficient: Double)]] = []
+  private var rowLower: [Double] = []
+  private var rowUpper: [Double] = []
+
+  init(network: Network, region: InputRegion, bounds: NetworkBounds, options: Options = Options())
+    throws
+  {
+    self.network = network
+    self.region = region
+    self.bounds = bounds
+    self.options = options
+    try build()
+  }
+
+  /// Number of hidden (ReLU) layers in the encoding.
+  var hiddenLayerCount: Int { neurons.count }
+
+  private func addColumn(_ lower: Double, _ upper: Double, kind: VariableKind = .continuous) throws
+    -> Int
+  {
+    let column = try problem.addColumns(1, bounds: .between(lower, upper), kind: kind).lowerBound
+    columnLower.append(lower)
+    columnUpper.append(upper)
+    return column
+  }
+
+  /// Adds a row `lower ≤ expression ≤ upper` (the expression's constant moved to the bounds),
+  /// dropping tiny coefficients and widening the bounds by what they could contribute.
+  @discardableResult
+  private func addRow(_ expression: AffineExpression, lower: Double, upper: Double) throws -> Int {
+    let (kept, slack) = split(expression)
+    let row = try problem.addRows(1).lowerBound
+    let low = lower - expression.constant - slack
+    let high = upper - expression.constant + slack
+    try problem.setRowBounds(row, .between(low, high))
+    rowTerms.append(kept)
+    rowLower.append(low)
+    rowUpper.append(high)
+    return row
+  }
+
+  /// The kept terms (merged per column) and the worst-case size of the dropped ones, plus a
+  /// rounding margin for the constant.
+  func split(_ expression: AffineExpression) -> (
+    kept: [(column: Int, coefficient: Double)], slack: Double
+  ) {
+    var merged: [Int: Double] = [:]
+    for term in expression.terms { merged[term.column, default: 0] += term.coefficient }
+    var kept: [(column: Int, coefficient: Double)] = []
+    var slack = roundingMargin(abs(expression.constant))
+    for (column, coefficient) in merged.sorted(by: { $0.key < $1.key }) where coefficient != 0 {
+      if abs(coefficient) < options.dropThreshold {
+        slack += abs(coefficient) * max(abs(columnLower[column]), abs(columnUpper[column]))
+      } else {
+        kept.append((column, coefficient))
+      }
+    }
+    return (kept, slack)
+  }
+
+  private func build() throws {
+    problem.direction = .maximize
+    let n = network.inputSize
+    var previous: [AffineExpression] = []
+    previous.reserveCapacity(n)
+    inputUp = Array(repeating: nil, count: n)
+    inputDown = Array(repeating: nil, count: n)
+    var l1Terms: [(column: Int, coefficient: Double)] = []
+    for j in 0..<n {
+      var expression = AffineExpression(constant: region.center[j], terms: [])
+      let up = region.upRoom(j)
+      let down = region.downRoom(j)
+      switch region.norm {
+      case .linf:
+        if up > 0 || down > 0 {
+          let column = try addColumn(-down, up)
+          inputUp[j] = column
+          expression.terms.append((column, 1))
+        }
+      case .l1:
+        if up > 0 {
+          let column = try addColumn(0, up)
+          inputUp[j] = column
+          expression.terms.append((column, 1))
+          l1Terms.append((column, 1))
+        }
+        if down > 0 {
+          let column = try addColumn(0, down)
+          inputDown[j] = column
+          expression.terms.append((column, -1))
+          l1Terms.append((column, 1))
+        }
+      }
+      previous.append(expression)
+    }
+    var inputRows = 0
+    if region.norm == .l1 && !l1Terms.isEmpty {
+      try addRow(AffineExpression(constant: 0, terms: l1Terms), lower: -.infinity, upper: region.radius)
+      inputRows = 1
+    }
+    statistics.append(
+      LayerStatistics(
+        name: "input", outputSize: n, variables: problem.numberOfColumns, constraints: inputRows,
+        binaries: 0, stableActive: 0, stableInactive: 0, unstable: 0))
+
+    let hidden = network.layers.indices.filter { network.layers[$0].activation == .relu }
+    let encoded = min(options.encodedLayers ?? hidden.count, hidden.count)
+    for k in 0..<encoded {
+      let layer = network.layers[k]
+      let layerBounds = bounds.layers[k]
+      let columnsBefore = problem.numberOfColumns
+      let rowsBefore = problem.numberOfRows
+      var encodings: [NeuronEncoding] = []
+      var outputs: [AffineExpression] = []
+      for i in 0..<layer.outputSize {
+        let (lower, upper) = (layerBounds.lower[i], layerBounds.upper[i])
+        if upper <= 0 {
+          encodings.append(.inactive)
+          outputs.append(AffineExpression(constant: 0, terms: []))
+          continue
+        }
+        var definition = expression(layer: layer, neuron: i, inputs: previous)
+        if lower >= 0 {
+          let z = try addColumn(lower, upper)
+          definition.terms.append((z, -1))
+          try addRow(definition, lower: 0, upper: 0)
+          encodings.append(.active(z: z))
+          outputs.append(AffineExpression(constant: 0, terms: [(z, 1)]))
+        } else {
+          let z = try addColumn(lower, upper)
+          let y = try addColumn(0, upper)
+          let a = try addColumn(0, 1, kind: .binary)
+          definition.terms.append((z, -1))
+          try addRow(definition, lower: 0, upper: 0)
+          // y ≥ z
+          try addRow(AffineExpression(constant: 0, terms: [(y, 1), (z, -1)]), lower: 0, upper: .infinity)
+          // y ≤ z − l(1 − a)  ⇔  y − z − l·a ≤ −l
+          try addRow(
+            AffineExpression(constant: 0, terms: [(y, 1), (z, -1), (a, -lower)]),
+            lower: -.infinity, upper: -lower)
+          // y ≤ u·a
+          try addRow(
+            AffineExpression(constant: 0, terms: [(y, 1), (a, -upper)]), lower: -.infinity, upper: 0)
+          encodings.append(.unstable(z: z, y: y, a: a))
+          outputs.append(AffineExpression(constant: 0, terms: [(y, 1)]))
+        }
+      }
+      neurons.append(encodings)
+      previous = outputs
+      statistics.append(
+        LayerStatistics(
+          name: "dense \(k + 1) + relu", outputSize: layer.outputSize,
+          variables: problem.numberOfColumns - columnsBefore,
+          constraints: problem.numberOfRows - rowsBefore,
+          binaries: encodings.filter { if case .unstable = $0 { true } else { false } }.count,
+          stableActive: encodings.filter { if case .active = $0 { true } else { false } }.count,
+          stableInactive: encodings.filter { $0 == .inactive }.count,
+          unstable: encodings.filter { if case .unstable = $0 { true } else { false } }.count))
+    }
+    layerInputs = previous
+    var entries: [MatrixEntry] = []
+    for (row, terms) in rowTerms.enumerated() {
+      for term in terms {
+        entries.append(MatrixEntry(row: row, column: term.column, value: term.coefficient))
+      }
+    }
+    try problem.loadMatrix(entries)
+  }
+
+  /// The inputs of the first layer not encoded (the outputs of the last encoded one).
+  private(set) var layerInputs: [AffineExpression] = []
+
+  /// The pre-activation of neuron `i` of `layer` as an expression over the layer's inputs.
+  func expression(layer: DenseLayer, neuron i: Int, inputs: [AffineExpression]) -> AffineExpression
+  {
+    expression(weights: layer.row(i), bias: layer.bias[i], inputs: inputs)
+  }
+
+  /// `bias + Σ weights[j]·inputs[j]` as one expression over columns.
+  func expression<Weights: Collection<Double>>(
+    weights: Weights, bias: Double, inputs: [AffineExpression]
+  ) -> AffineExpression {
+    var result = AffineExpression(constant: bias, terms: [])
+    for (w, input) in zip(weights, inputs) where w != 0 {
+      result.constant += w * input.constant
+      for term in input.terms { result.terms.append((term.column, w * term.coefficient)) }
+    }
+    return result
+  }
+
+  /// The output layer's `target − label` difference as an expression over the last hidden layer.
+  func marginExpression(label: Int, target: Int) -> AffineExpression {
+    precondition(neurons.count == network.layers.count - 1, "margin needs the whole network")
+    let last = network.layers[network.layers.count - 1]
+    let weights = zip(last.row(target), last.row(label)).map { $0 - $1 }
+    return expression(
+      weights: weights, bias: last.bias[target] - last.bias[label], inputs: layerInputs)
+  }
+
+  /// Adds (or replaces) the margin column `m = output[target] − output[label]` and makes it the
+  /// objective. Needs the whole network encoded.
+  func setMargin(label: Int, target: Int) throws {
+    var margin = marginExpression(label: label, target: target)
+    let outputBounds = bounds.layers[network.layers.count - 1]
+    let upperBound = outputBounds.upper[target] - outputBounds.lower[label]
+    let lowerBound = max(
+      outputBounds.lower[target] - outputBounds.upper[label], options.marginLowerBound ?? -.infinity)
+    if let marginRow {
+      // The margin row is always the last one, so deleting it renumbers nothing else.
+      try problem.deleteRows([marginRow])
+      rowTerms.removeLast()
+      rowLower.removeLast()
+      rowUpper.removeLast()
+    }
+    let m: Int
+    if let marginColumn {
+      m = marginColumn
+      try problem.setColumnBounds(m, .between(lowerBound, max(lowerBound, upperBound)))
+      columnLower[m] = lowerBound
+      columnUpper[m] = max(lowerBound, upperBound)
+    } else {
+      m = try addColumn(lowerBound, max(lowerBound, upperBound))
+      marginColumn = m
+    }
+    margin.terms.append((m, -1))
+    let row = try addRow(margin, lower: 0, upper: 0)
+    let kept = rowTerms[row]
+    try problem.setRow(row, columns: kept.map(\.column), values: kept.map(\.coefficient))
+    marginRow = row
+    try problem.setObjective(columns: [m], coefficients: [1])
+  }
+
+  // MARK: Safe bounds
+
+  /// A bound on `Σ terms` over the LP relaxation that holds whatever the accuracy of the last
+  /// simplex solve: weak duality with GLPK's row duals π as multipliers. For any π and any
+  /// feasible x, c·x = π·(Ax) + (c − Aᵀπ)·x, and each part is bounded by the row and column bounds
+  /// (Neumaier and Shcherbina's safe bound). Inaccurate duals only make the bound looser; an
+  /// infinite bound on the wrong side gives ±∞.
+  func safeBound(of terms: [(column: Int, coefficient: Double)], maximize: Bool) -> Double {
+    let duals = problem.rowDuals
+    var reduced = [Double](repeating: 0, count: problem.numberOfColumns)
+    for term in terms { reduced[term.column] += term.coefficient }
+    var magnitude = 0.0
+    var bound = 0.0
+    for (row, rowTerms) in rowTerms.enumerated() {
+      let pi = duals[row]
+      if pi == 0 { continue }
+      for term in rowTerms {
+        reduced[term.column] -= term.coefficient * pi
+        magnitude += abs(term.coefficient * pi)
+      }
+      let part = Self.extreme(pi, rowLower[row], rowUpper[row], maximize: maximize)
+      bound += part
+      magnitude += abs(part)
+    }
+    for column in reduced.indices where reduced[column] != 0 {
+      let part = Self.extreme(
+        reduced[column], columnLower[column], columnUpper[column], maximize: maximize)
+      bound += part
+      magnitude += abs(part)
+    }
+    guard bound.isFinite else { return maximize ? .infinity : -.infinity }
+    // The sums above are over up to ~10⁵ terms; widen by far more than their rounding error.
+    let margin = magnitude * 1e-11 + Double.leastNormalMagnitude
+    return maximize ? bound + margin : bound - margin
+  }
+
+  /// sup (or inf) of `coefficient · v` for v in [lower, upper].
+  private static func extreme(
+    _ coefficient: Double, _ lower: Double, _ upper: Double, maximize: Bool
+  ) -> Double {
+    let end = (coefficient > 0) == maximize ? upper : lower
+    if end.isInfinite { return (coefficient > 0) == (end > 0) ? .infinity : -.infinity }
+    return coefficient * end
+  }
+
+  // MARK: Points
+
+  /// The input point a column vector stands for.
+  func inputPoint(from values: [Double]) -> [Double] {
+    (0..<network.inputSize).map { j in
+      var x = region.center[j]
+      if let up = inputUp[j] { x += values[up] }
+      if let down = inputDown[j] { x -= values[down] }
+      return x
+    }
+  }
+
+  /// A full MILP point for an input inside the region: every column set from the exact forward
+  /// pass (each binary to the neuron's phase there), and the margin to the true margin. Returns
+  /// nil if the input falls outside the encoded bounds (it is then outside the region).
+  func milpPoint(forInput input: [Double], label: Int, target: Int) -> [Double]? {
+    var values = [Double](repeating: 0, count: problem.numberOfColumns)
+    for j in 0..<network.inputSize {
+      let d = input[j] - region.center[j]
+      if let up = inputUp[j] { values[up] = region.norm == .l1 ? max(d, 0) : d }
+      if let down = inputDown[j] { values[down] = max(-d, 0) }
+    }
+    let preActivations = network.preActivations(input)
+    for (k, encodings) in neurons.enumerated() {
+      for (i, encoding) in encodings.enumerated() {
+        let z = preActivations[k][i]
+        guard z >= bounds.layers[k].lower[i], z <= bounds.layers[k].upper[i] else { return nil }
+        switch encoding {
+        case .inactive: break
+        case .active(let column): values[column] = z
+        case .unstable(let zColumn, let y, let a):
+          values[zColumn] = z
+          values[y] = max(0, z)
+          values[a] = z > 0 ? 1 : 0
+        }
+      }
+    }
+    if let marginColumn {
+      let outputs = preActivations[preActivations.count - 1]
+      values[marginColumn] = min(
+        max(outputs[target] - outputs[label], columnLower[marginColumn]), columnUpper[marginColumn])
+    }
+    return values
+  }
+}

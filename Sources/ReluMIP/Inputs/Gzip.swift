@@ -1,0 +1,47 @@
+import Foundation
+internal import CZlib
+
+/// gzip decompression through zlib, for `.gz` example files.
+enum Gzip {
+  /// Output beyond this is refused rather than allocated (a corrupt or hostile header can claim
+  /// any size).
+  static let maximumOutput = 2 << 30
+
+  static func decompress(_ data: Data) throws -> Data {
+    var stream = z_stream()
+    // 16 + MAX_WBITS: expect a gzip header and trailer.
+    guard inflateInit2_(&stream, 16 + MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+      == Z_OK
+    else {
+      throw InputFileError.unreadable("zlib could not start")
+    }
+    defer { inflateEnd(&stream) }
+    var output = Data()
+    let chunkSize = 1 << 20
+    var chunk = [UInt8](repeating: 0, count: chunkSize)
+    var input = [UInt8](data)
+    var status: Int32 = Z_OK
+    try input.withUnsafeMutableBufferPointer { source in
+      stream.next_in = source.baseAddress
+      stream.avail_in = uInt(source.count)
+      repeat {
+        try chunk.withUnsafeMutableBufferPointer { target in
+          stream.next_out = target.baseAddress
+          stream.avail_out = uInt(chunkSize)
+          status = inflate(&stream, Z_NO_FLUSH)
+          guard status == Z_OK || status == Z_STREAM_END else {
+            throw InputFileError.malformed("gzip data is corrupt (zlib status \(status))")
+          }
+          output.append(target.baseAddress!, count: chunkSize - Int(stream.avail_out))
+        }
+        guard output.count <= maximumOutput else {
+          throw InputFileError.unsupported("decompressed data exceeds \(maximumOutput) bytes")
+        }
+        if status != Z_STREAM_END && stream.avail_in == 0 && stream.avail_out != 0 {
+          throw InputFileError.malformed("gzip data is truncated")
+        }
+      } while status != Z_STREAM_END
+    }
+    return output
+  }
+}

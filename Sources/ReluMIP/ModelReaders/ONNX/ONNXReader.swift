@@ -1,0 +1,589 @@
+import Foundation
+import SwiftProtobuf
+
+/// A constant tensor from an initializer or a Constant node, in double precision.
+struct ConstantTensor {
+  var shape: [Int]
+  var values: [Double]
+}
+
+/// An affine map `y = W x + b` from the output of the last ReLU (or the network input) to a
+/// tensor on the data path. `W` is kept diagonal (`scale`) until a dense op needs it, so input
+/// normalisation costs nothing.
+struct PendingAffine {
+  var inputSize: Int
+  var outputSize: Int
+  /// Row-major `outputSize × inputSize`, or nil for the diagonal `scale`.
+  var weights: [Double]?
+  var scale: [Double]
+  var bias: [Double]
+
+  static func identity(_ size: Int) -> PendingAffine {
+    PendingAffine(
+      inputSize: size, outputSize: size, weights: nil,
+      scale: [Double](repeating: 1, count: size), bias: [Double](repeating: 0, count: size))
+  }
+
+  var isIdentity: Bool {
+    weights == nil && scale.allSatisfy { $0 == 1 } && bias.allSatisfy { $0 == 0 }
+  }
+
+  /// `y ↦ s ⊙ y + t` after this map.
+  func elementwise(scale s: [Double], shift t: [Double]) -> PendingAffine {
+    var result = self
+    for i in 0..<outputSize {
+      result.bias[i] = s[i] * bias[i] + t[i]
+    }
+    if var w = weights {
+      for i in 0..<outputSize {
+        for j in 0..<inputSize { w[i * inputSize + j] *= s[i] }
+      }
+      result.weights = w
+    } else {
+      for i in 0..<outputSize { result.scale[i] = s[i] * scale[i] }
+    }
+    return result
+  }
+
+  /// `y ↦ M y + c` after this map, with `M` row-major `rows × outputSize`.
+  func linear(_ m: [Double], rows: Int, shift c: [Double]) -> PendingAffine {
+    var w = [Double](repeating: 0, count: rows * inputSize)
+    var b = c
+    for r in 0..<rows {
+      for k in 0..<outputSize {
+        let coefficient = m[r * outputSize + k]
+        if coefficient == 0 { continue }
+        b[r] += coefficient * bias[k]
+        if let weights {
+          for j in 0..<inputSize { w[r * inputSize + j] += coefficient * weights[k * inputSize + j] }
+        } else {
+          w[r * inputSize + k] += coefficient * scale[k]
+        }
+      }
+    }
+    return PendingAffine(inputSize: inputSize, outputSize: rows, weights: w, scale: [], bias: b)
+  }
+
+  func layer(_ activation: Activation) -> DenseLayer {
+    var w = weights
+    if w == nil {
+      var dense = [Double](repeating: 0, count: outputSize * inputSize)
+      for i in 0..<outputSize { dense[i * inputSize + i] = scale[i] }
+      w = dense
+    }
+    return DenseLayer(unchecked: inputSize, outputSize, w!, bias, activation)
+  }
+}
+
+/// The state of the single data path through the graph.
+struct DataPath {
+  /// The tensor's full shape, the batch dimension counted as 1.
+  var shape: [Int]
+  var layers: [DenseLayer]
+  var pending: PendingAffine
+  var size: Int { shape.reduce(1, *) }
+}
+
+/// Reads ONNX graphs of feed-forward ReLU networks, as PyTorch, Keras (tf2onnx) and scikit-learn
+/// exporters write them, into a `Network`.
+public enum ONNXReader {
+  public static let maximumFileSize = 1 << 31
+  public static let supportedOps = [
+    "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Flatten", "Reshape", "Identity",
+    "Dropout", "Squeeze", "Unsqueeze", "Constant", "Softmax (final)", "LogSoftmax (final)",
+  ]
+
+  public static func read(path: String) throws -> Network {
+    let data: Data
+    do {
+      data = try ExampleReader.load(path)
+    } catch let error as InputFileError {
+      throw ModelError(file: path, reason: error.description)
+    }
+    return try parse(data, file: path)
+  }
+
+  public static func parse(_ data: Data, file: String) throws -> Network {
+    let model: Onnx_ModelProto
+    do {
+      model = try Onnx_ModelProto(serializedBytes: data)
+    } catch {
+      throw ModelError(
+        file: file, reason: "not a valid ONNX file (the protobuf is truncated or corrupt: \(error))")
+    }
+    guard model.hasGraph else { throw ModelError(file: file, reason: "the model has no graph") }
+    var interpreter = GraphInterpreter(file: file, graph: model.graph)
+    return try interpreter.run()
+  }
+}
+
+private struct GraphInterpreter {
+  let file: String
+  let graph: Onnx_GraphProto
+  var constants: [String: ConstantTensor] = [:]
+  var paths: [String: DataPath] = [:]
+  var notes: [String] = []
+
+  init(file: String, graph: Onnx_GraphProto) {
+    self.file = file
+    self.graph = graph
+  }
+
+  func error(_ reason: String, node: Onnx_NodeProto? = nil, index: Int? = nil) -> ModelError {
+    guard let node else { return ModelError(file: file, reason: reason) }
+    let name = node.name.isEmpty ? "#\(index ?? 0)" : "'\(node.name)'"
+    return ModelError(file: file, location: "node \(name) (\(node.opType))", reason: reason)
+  }
+
+  mutating func run() throws -> Network {
+    for tensor in graph.initializer {
+      constants[tensor.name] = try decode(tensor, what: "initializer '\(tensor.name)'")
+    }
+    let dataInputs = graph.input.filter { constants[$0.name] == nil }
+    guard dataInputs.count == 1, let input = dataInputs.first else {
+      throw error(
+        "the graph has \(dataInputs.count) data inputs (\(dataInputs.map(\.name))); exactly one is supported"
+      )
+    }
+    let declared = input.type.tensorType.shape.dim
+    guard !declared.isEmpty else {
+      throw ModelError(file: file, location: "input '\(input.name)'", reason: "no shape declared")
+    }
+    var shape: [Int] = []
+    for (axis, dim) in declared.enumerated() {
+      switch dim.value {
+      case .dimValue(let value) where value > 0:
+        shape.append(Int(value))
+      case .dimValue(0) where axis == 0, .dimParam where axis == 0, .none where axis == 0:
+        shape.append(1)  // a dynamic batch dimension
+      default:
+        throw ModelError(
+          file: file, location: "input '\(input.name)'",
+          reason: "dimension \(axis) is dynamic; only the first (batch) dimension may be")
+      }
+    }
+    let size = shape.reduce(1, *)
+    paths[input.name] = DataPath(shape: shape, layers: [], pending: .identity(size))
+
+    guard graph.output.count == 1, let output = graph.output.first else {
+      throw error("the graph has \(graph.output.count) outputs; exactly one is supported")
+    }
+    var finalName = output.name
+    for (index, node) in graph.node.enumerated() {
+      if let dropped = try interpret(node, index: index, graphOutput: output.name) {
+        finalName = dropped
+      }
+    }
+    guard let path = paths[finalName] else {
+      throw error("the graph output '\(output.name)' is not computed from the input")
+    }
+    var layers = path.layers
+    if !(path.pending.isIdentity && !layers.isEmpty) {
+      layers.append(path.pending.layer(.identity))
+    }
+    for (index, layer) in layers.enumerated() {
+      if let bad = (layer.weights + layer.bias).first(where: { !$0.isFinite }) {
+        throw error("layer \(index) has a weight of \(bad) after merging affine operations")
+      }
+    }
+    let exampleShape = shape.count > 1 && shape[0] == 1 ? Array(shape.dropFirst()) : shape
+    do {
+      return try Network(layers: layers, inputShape: exampleShape, notes: notes)
+    } catch {
+      throw ModelError(file: file, reason: "\(error)")
+    }
+  }
+
+  /// Interprets one node; returns a new graph-output name when a final softmax is dropped.
+  mutating func interpret(_ node: Onnx_NodeProto, index: Int, graphOutput: String) throws
+    -> String?
+  {
+    let dataInputs = node.input.filter { paths[$0] != nil }
+    if node.opType == "Constant" {
+      guard let name = node.output.first else { throw error("no output", node: node, index: index) }
+      constants[name] = try constantValue(node, index: index)
+      return nil
+    }
+    guard dataInputs.count == 1, let dataName = dataInputs.first, var path = paths[dataName] else {
+      if dataInputs.isEmpty && node.opType == "Identity", let source = node.input.first,
+        let value = constants[source], let name = node.output.first
+      {
+        constants[name] = value
+        return nil
+      }
+      throw error(
+        dataInputs.isEmpty
+          ? "computes on constants only; only the data path through the network is supported"
+          : "takes the data path twice (a branching graph); only chains of layers are supported",
+        node: node, index: index)
+    }
+    guard let outputName = node.output.first else {
+      throw error("the node has no output", node: node, index: index)
+    }
+    func constant(_ position: Int) throws -> ConstantTensor {
+      guard position < node.input.count, let value = constants[node.input[position]] else {
+        throw error(
+          "input \(position) must be a constant (an initializer or a Constant node)", node: node,
+          index: index)
+      }
+      return value
+    }
+    switch node.opType {
+    case "Relu":
+      path.layers.append(path.pending.layer(.relu))
+      path.pending = .identity(path.size)
+    case "Identity", "Dropout":
+      break
+    case "Softmax", "LogSoftmax":
+      guard outputName == graphOutput else {
+        throw error(
+          "\(node.opType) is supported only as the last node (it is dropped: the property is on the logits)",
+          node: node, index: index)
+      }
+      notes.append("dropped the final \(node.opType): the property is on the logits before it")
+      paths[outputName] = path
+      return dataName
+    case "Flatten":
+      let rank = path.shape.count
+      var axis = Int(attribute("axis", of: node)?.i ?? 1)
+      if axis < 0 { axis += rank }
+      guard axis >= 0, axis <= rank else {
+        throw error("axis \(axis) is out of range for rank \(rank)", node: node, index: index)
+      }
+      path.shape = [path.shape[..<axis].reduce(1, *), path.shape[axis...].reduce(1, *)]
+    case "Reshape":
+      path.shape = try reshape(path.shape, to: try constant(1), node: node, index: index)
+    case "Squeeze", "Unsqueeze":
+      path.shape = try squeeze(path.shape, node: node, index: index)
+    case "Add", "Sub", "Mul", "Div":
+      path = try elementwise(path, node: node, index: index, dataName: dataName)
+    case "Gemm":
+      path = try gemm(path, node: node, index: index, dataName: dataName)
+    case "MatMul":
+      path = try matmul(path, node: node, index: index, dataName: dataName)
+    default:
+      throw error(
+        "unsupported operation; supported: \(ONNXReader.supportedOps.joined(separator: ", "))",
+        node: node, index: index)
+    }
+    paths[outputName] = path
+    return nil
+  }
+
+  // MARK: Operations
+
+  func attribute(_ name: String, of node: Onnx_NodeProto) -> Onnx_AttributeProto? {
+    node.attribute.first { $0.name == name }
+  }
+
+  func reshape(_ shape: [Int], to target: ConstantTensor, node: Onnx_NodeProto, index: Int) throws
+    -> [Int]
+  {
+    let size = shape.reduce(1, *)
+    let allowZero = attribute("allowzero", of: node)?.i ?? 0
+    var dims = target.values.map { Int($0) }
+    for (axis, dim) in dims.enumerated() where dim == 0 && allowZero == 0 {
+      guard axis < shape.count else {
+        throw error("shape entry 0 at axis \(axis) has no input dimension to copy", node: node, index: index)
+      }
+      dims[axis] = shape[axis]
+    }
+    let unknown = dims.indices.filter { dims[$0] == -1 }
+    guard unknown.count <= 1, dims.allSatisfy({ $0 >= -1 }) else {
+      throw error("invalid target shape \(dims)", node: node, index: index)
+    }
+    if let axis = unknown.first {
+      let known = dims.enumerated().filter { $0.offset != axis }.reduce(1) { $0 * $1.element }
+      guard known > 0, size % known == 0 else {
+        throw error("cannot reshape shape \(shape) to \(dims)", node: node, index: index)
+      }
+      dims[axis] = size / known
+    }
+    guard dims.reduce(1, *) == size else {
+      throw error("cannot reshape shape \(shape) (\(size) values) to \(dims)", node: node, index: index)
+    }
+    return dims
+  }
+
+  func squeeze(_ shape: [Int], node: Onnx_NodeProto, index: Int) throws -> [Int] {
+    var axes = attribute("axes", of: node)?.ints.map { Int($0) }
+    if axes == nil, node.input.count > 1, let tensor = constants[node.input[1]] {
+      axes = tensor.values.map { Int($0) }
+    }
+    if node.opType == "Squeeze" {
+      let rank = shape.count
+      let chosen = Set((axes ?? shape.indices.filter { shape[$0] == 1 }).map { $0 < 0 ? $0 + rank : $0 })
+      guard chosen.allSatisfy({ $0 >= 0 && $0 < rank && shape[$0] == 1 }) else {
+        throw error("cannot squeeze axes \(axes ?? []) of shape \(shape)", node: node, index: index)
+      }
+      return shape.indices.filter { !chosen.contains($0) }.map { shape[$0] }
+    }
+    guard let axes else { throw error("Unsqueeze needs axes", node: node, index: index) }
+    let rank = shape.count + axes.count
+    let chosen = Set(axes.map { $0 < 0 ? $0 + rank : $0 })
+    guard chosen.allSatisfy({ $0 >= 0 && $0 < rank }) else {
+      throw error("cannot unsqueeze axes \(axes) of shape \(shape)", node: node, index: index)
+    }
+    var rest = shape.makeIterator()
+    return (0..<rank).map { chosen.contains($0) ? 1 : rest.next()! }
+  }
+
+  /// For each flattened position of `shape`, the position in `constant` that NumPy-style
+  /// broadcasting pairs it with; nil if the constant does not broadcast to `shape`.
+  func broadcastIndices(_ constant: [Int], to shape: [Int]) -> [Int]? {
+    var constantShape = constant
+    while constantShape.count > shape.count {
+      guard constantShape.first == 1 else { return nil }
+      constantShape.removeFirst()
+    }
+    constantShape = Array(repeating: 1, count: shape.count - constantShape.count) + constantShape
+    for (c, s) in zip(constantShape, shape) where c != 1 && c != s { return nil }
+    let size = shape.reduce(1, *)
+    var strides = [Int](repeating: 0, count: shape.count)
+    var stride = 1
+    for axis in shape.indices.reversed() {
+      strides[axis] = constantShape[axis] == 1 ? 0 : stride
+      stride *= constantShape[axis]
+    }
+    return (0..<size).map { flat in
+      var remainder = flat
+      var position = 0
+      for axis in shape.indices.reversed() {
+        let coordinate = remainder % shape[axis]
+        remainder /= shape[axis]
+        position += coordinate * strides[axis]
+      }
+      return position
+    }
+  }
+
+  func elementwise(_ path: DataPath, node: Onnx_NodeProto, index: Int, dataName: String) throws
+    -> DataPath
+  {
+    guard node.input.count == 2 else {
+      throw error("expects two inputs", node: node, index: index)
+    }
+    let dataFirst = node.input[0] == dataName
+    guard let other = constants[node.input[dataFirst ? 1 : 0]] else {
+      throw error("the second operand must be a constant", node: node, index: index)
+    }
+    guard let map = broadcastIndices(other.shape, to: path.shape) else {
+      throw error(
+        "constant of shape \(other.shape) does not broadcast to the data shape \(path.shape)",
+        node: node, index: index)
+    }
+    let c = map.map { other.values[$0] }
+    let n = path.size
+    var scale = [Double](repeating: 1, count: n)
+    var shift = [Double](repeating: 0, count: n)
+    switch (node.opType, dataFirst) {
+    case ("Add", _): shift = c
+    case ("Sub", true): shift = c.map { -$0 }
+    case ("Sub", false):
+      scale = [Double](repeating: -1, count: n)
+      shift = c
+    case ("Mul", _): scale = c
+    case ("Div", true):
+      guard c.allSatisfy({ $0 != 0 }) else {
+        throw error("divides by a constant that holds 0", node: node, index: index)
+      }
+      scale = c.map { 1 / $0 }
+    default:
+      throw error("only data ÷ constant is affine", node: node, index: index)
+    }
+    var result = path
+    result.pending = path.pending.elementwise(scale: scale, shift: shift)
+    return result
+  }
+
+  func gemm(_ path: DataPath, node: Onnx_NodeProto, index: Int, dataName: String) throws
+    -> DataPath
+  {
+    guard node.input.count >= 2, node.input[0] == dataName else {
+      throw error("the data must be the first input (A)", node: node, index: index)
+    }
+    let b = try constantInput(node, 1, index: index)
+    let alpha = Double(attribute("alpha", of: node)?.f ?? 1)
+    let beta = Double(attribute("beta", of: node)?.f ?? 1)
+    let transA = (attribute("transA", of: node)?.i ?? 0) != 0
+    let transB = (attribute("transB", of: node)?.i ?? 0) != 0
+    guard path.shape.count == 2 else {
+      throw error("input A has shape \(path.shape); Gemm needs rank 2", node: node, index: index)
+    }
+    guard b.shape.count == 2 else {
+      throw error("B has shape \(b.shape); Gemm needs rank 2", node: node, index: index)
+    }
+    let (rows, k) = transA ? (path.shape[1], path.shape[0]) : (path.shape[0], path.shape[1])
+    let (bRows, bColumns) = (b.shape[0], b.shape[1])
+    let (bk, n) = transB ? (bColumns, bRows) : (bRows, bColumns)
+    guard bk == k else {
+      throw error(
+        "shape mismatch: A has \(k) columns (shape \(path.shape)\(transA ? ", transposed" : "")) but B has \(bk) rows (shape \(b.shape)\(transB ? ", transposed" : ""))",
+        node: node, index: index)
+    }
+    var shift = [Double](repeating: 0, count: rows * n)
+    if node.input.count > 2, !node.input[2].isEmpty {
+      let c = try constantInput(node, 2, index: index)
+      guard let map = broadcastIndices(c.shape, to: [rows, n]) else {
+        throw error(
+          "shape mismatch: C of shape \(c.shape) does not broadcast to (\(rows), \(n))", node: node,
+          index: index)
+      }
+      shift = map.map { beta * c.values[$0] }
+    }
+    let inputSize = path.size
+    var m = [Double](repeating: 0, count: rows * n * inputSize)
+    for r in 0..<rows {
+      for col in 0..<n {
+        for kk in 0..<k {
+          let bValue = transB ? b.values[col * bColumns + kk] : b.values[kk * bColumns + col]
+          let source = transA ? kk * rows + r : r * k + kk
+          m[(r * n + col) * inputSize + source] = alpha * bValue
+        }
+      }
+    }
+    var result = path
+    result.pending = path.pending.linear(m, rows: rows * n, shift: shift)
+    result.shape = [rows, n]
+    return result
+  }
+
+  func matmul(_ path: DataPath, node: Onnx_NodeProto, index: Int, dataName: String) throws
+    -> DataPath
+  {
+    guard node.input.count == 2 else { throw error("expects two inputs", node: node, index: index) }
+    let dataFirst = node.input[0] == dataName
+    let weights = try constantInput(node, dataFirst ? 1 : 0, index: index)
+    guard weights.shape.count == 2 else {
+      throw error(
+        "the constant operand has shape \(weights.shape); only matrices are supported", node: node,
+        index: index)
+    }
+    guard path.shape.count >= 2 || dataFirst else {
+      throw error("data of shape \(path.shape) cannot be the right operand", node: node, index: index)
+    }
+    let inputSize = path.size
+    var result = path
+    if dataFirst {
+      // (…, K) @ (K, N): every leading row is mapped by the same matrix.
+      let k = path.shape.last ?? 1
+      guard weights.shape[0] == k else {
+        throw error(
+          "shape mismatch: data of shape \(path.shape) times a matrix of shape \(weights.shape)",
+          node: node, index: index)
+      }
+      let n = weights.shape[1]
+      let rows = inputSize / k
+      var m = [Double](repeating: 0, count: rows * n * inputSize)
+      for r in 0..<rows {
+        for col in 0..<n {
+          for kk in 0..<k { m[(r * n + col) * inputSize + r * k + kk] = weights.values[kk * n + col] }
+        }
+      }
+      result.pending = path.pending.linear(m, rows: rows * n, shift: [Double](repeating: 0, count: rows * n))
+      result.shape = Array(path.shape.dropLast()) + [n]
+    } else {
+      // (M, K) @ (…, K, C)
+      let k = path.shape[path.shape.count - 2]
+      let columns = path.shape[path.shape.count - 1]
+      guard weights.shape[1] == k, inputSize == k * columns else {
+        throw error(
+          "shape mismatch: a matrix of shape \(weights.shape) times data of shape \(path.shape)",
+          node: node, index: index)
+      }
+      let rows = weights.shape[0]
+      var m = [Double](repeating: 0, count: rows * columns * inputSize)
+      for r in 0..<rows {
+        for c in 0..<columns {
+          for kk in 0..<k { m[(r * columns + c) * inputSize + kk * columns + c] = weights.values[r * k + kk] }
+        }
+      }
+      result.pending = path.pending.linear(
+        m, rows: rows * columns, shift: [Double](repeating: 0, count: rows * columns))
+      result.shape = Array(path.shape.dropLast(2)) + [rows, columns]
+    }
+    return result
+  }
+
+  func constantInput(_ node: Onnx_NodeProto, _ position: Int, index: Int) throws -> ConstantTensor {
+    guard position < node.input.count, let value = constants[node.input[position]] else {
+      throw error(
+        "input \(position) must be a constant (an initializer or a Constant node)", node: node,
+        index: index)
+    }
+    return value
+  }
+
+  func constantValue(_ node: Onnx_NodeProto, index: Int) throws -> ConstantTensor {
+    guard let attribute = node.attribute.first else {
+      throw error("a Constant node needs a value attribute", node: node, index: index)
+    }
+    switch attribute.name {
+    case "value": return try decode(attribute.t, what: "node '\(node.name)' value")
+    case "value_float": return ConstantTensor(shape: [], values: [Double(attribute.f)])
+    case "value_floats":
+      return ConstantTensor(shape: [attribute.floats.count], values: attribute.floats.map(Double.init))
+    case "value_int": return ConstantTensor(shape: [], values: [Double(attribute.i)])
+    case "value_ints":
+      return ConstantTensor(shape: [attribute.ints.count], values: attribute.ints.map(Double.init))
+    default:
+      throw error("unsupported Constant attribute '\(attribute.name)'", node: node, index: index)
+    }
+  }
+
+  // MARK: Tensors
+
+  func decode(_ tensor: Onnx_TensorProto, what: String) throws -> ConstantTensor {
+    func fail(_ reason: String) -> ModelError { ModelError(file: file, location: what, reason: reason) }
+    if tensor.dataLocation == .external || !tensor.externalData.isEmpty {
+      throw fail("external tensor data is not supported (save the model with its weights inside)")
+    }
+    guard tensor.dims.allSatisfy({ $0 >= 0 && $0 < 1 << 31 }) else {
+      throw fail("invalid dimensions \(tensor.dims)")
+    }
+    let shape = tensor.dims.map { Int($0) }
+    var count = 1
+    for dim in shape {
+      let (product, overflow) = count.multipliedReportingOverflow(by: dim)
+      guard !overflow, product <= 1 << 28 else { throw fail("dimensions \(shape) are too large") }
+      count = product
+    }
+    let raw = tensor.hasRawData ? [UInt8](tensor.rawData) : nil
+    func rawValues(width: Int, _ convert: (UInt64) -> Double) throws -> [Double] {
+      guard let raw else { return [] }
+      guard raw.count == count * width else {
+        throw fail("raw_data holds \(raw.count) bytes; shape \(shape) needs \(count * width)")
+      }
+      return (0..<count).map { index in
+        let offset = index * width
+        let bits = (0..<width).reduce(UInt64(0)) { $0 | UInt64(raw[offset + $1]) << (8 * UInt64($1)) }
+        return convert(bits)
+      }
+    }
+    let values: [Double]
+    switch Onnx_TensorProto.DataType(rawValue: Int(tensor.dataType)) {
+    case .float:
+      values = raw != nil
+        ? try rawValues(width: 4) { Double(Float(bitPattern: UInt32(truncatingIfNeeded: $0))) }
+        : tensor.floatData.map(Double.init)
+    case .double:
+      values = raw != nil ? try rawValues(width: 8) { Double(bitPattern: $0) } : tensor.doubleData
+    case .int64:
+      values = raw != nil
+        ? try rawValues(width: 8) { Double(Int64(bitPattern: $0)) } : tensor.int64Data.map(Double.init)
+    case .int32:
+      values = raw != nil
+        ? try rawValues(width: 4) { Double(Int32(bitPattern: UInt32(truncatingIfNeeded: $0))) }
+        : tensor.int32Data.map(Double.init)
+    default:
+      throw fail("data type \(tensor.dataType) is not supported (float, double, int32, int64 are)")
+    }
+    guard values.count == count else {
+      throw fail("holds \(values.count) values; shape \(shape) needs \(count)")
+    }
+    if let bad = values.firstIndex(where: { !$0.isFinite }) {
+      throw fail("value \(bad) is \(values[bad].isNaN ? "NaN" : "\(values[bad])"): weights must be finite")
+    }
+    return ConstantTensor(shape: shape, values: values)
+  }
+}

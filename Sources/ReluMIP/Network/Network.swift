@@ -1,0 +1,162 @@
+/// The nonlinearity applied after an affine layer.
+public enum Activation: String, Sendable, Equatable {
+  case relu
+  case identity
+}
+
+/// `y = activation(W x + b)`, with `W` stored row-major as `outputSize × inputSize`.
+public struct DenseLayer: Sendable, Equatable {
+  public let inputSize: Int
+  public let outputSize: Int
+  /// Row-major: `weights[i * inputSize + j]` multiplies input `j` in output `i`.
+  public let weights: [Double]
+  public let bias: [Double]
+  public let activation: Activation
+
+  public init(
+    inputSize: Int, outputSize: Int, weights: [Double], bias: [Double], activation: Activation
+  ) throws {
+    guard inputSize > 0, outputSize > 0 else {
+      throw NetworkError.invalidLayer("a layer needs at least one input and one output")
+    }
+    guard weights.count == inputSize * outputSize else {
+      throw NetworkError.invalidLayer(
+        "weight count \(weights.count) is not \(outputSize) × \(inputSize)")
+    }
+    guard bias.count == outputSize else {
+      throw NetworkError.invalidLayer("bias count \(bias.count) is not \(outputSize)")
+    }
+    if let bad = weights.firstIndex(where: { !$0.isFinite }) {
+      throw NetworkError.invalidLayer(
+        "weight [\(bad / inputSize), \(bad % inputSize)] is \(weights[bad])")
+    }
+    if let bad = bias.firstIndex(where: { !$0.isFinite }) {
+      throw NetworkError.invalidLayer("bias [\(bad)] is \(bias[bad])")
+    }
+    self.inputSize = inputSize
+    self.outputSize = outputSize
+    self.weights = weights
+    self.bias = bias
+    self.activation = activation
+  }
+
+  /// A layer computed from checked ones, which needs no second check.
+  init(
+    unchecked inputSize: Int, _ outputSize: Int, _ weights: [Double], _ bias: [Double],
+    _ activation: Activation
+  ) {
+    self.inputSize = inputSize
+    self.outputSize = outputSize
+    self.weights = weights
+    self.bias = bias
+    self.activation = activation
+  }
+
+  /// The row of weights of output `index`.
+  public func row(_ index: Int) -> ArraySlice<Double> {
+    weights[(index * inputSize)..<((index + 1) * inputSize)]
+  }
+
+  /// `W x + b`, before the activation, in double precision.
+  public func preActivation(_ input: [Double]) -> [Double] {
+    precondition(input.count == inputSize, "layer input has the wrong size")
+    var output = bias
+    weights.withUnsafeBufferPointer { w in
+      input.withUnsafeBufferPointer { x in
+        for i in 0..<outputSize {
+          var sum = 0.0
+          let base = i * inputSize
+          for j in 0..<inputSize { sum += w[base + j] * x[j] }
+          output[i] += sum
+        }
+      }
+    }
+    return output
+  }
+
+  public func apply(_ input: [Double]) -> [Double] {
+    let z = preActivation(input)
+    switch activation {
+    case .relu: return z.map { max(0, $0) }
+    case .identity: return z
+    }
+  }
+}
+
+public enum NetworkError: Error, Equatable, CustomStringConvertible {
+  case invalidLayer(String)
+  case layerSizesDoNotChain(layer: Int, expected: Int, found: Int)
+  case empty
+
+  public var description: String {
+    switch self {
+    case .invalidLayer(let message): return "invalid layer: \(message)"
+    case .layerSizesDoNotChain(let layer, let expected, let found):
+      return "layer \(layer) takes \(found) inputs but the layer before gives \(expected)"
+    case .empty: return "the network has no layers"
+    }
+  }
+}
+
+/// A feed-forward network of dense layers: ReLU hidden layers and an affine output (the logits).
+public struct Network: Sendable, Equatable {
+  public let layers: [DenseLayer]
+  /// The shape of one input example (without a batch dimension), e.g. `[784]` or `[1, 28, 28]`.
+  public let inputShape: [Int]
+  /// Notes gathered while reading the model, e.g. a dropped final softmax.
+  public var notes: [String]
+
+  public init(layers: [DenseLayer], inputShape: [Int]? = nil, notes: [String] = []) throws {
+    guard let first = layers.first else { throw NetworkError.empty }
+    for index in layers.indices.dropFirst()
+    where layers[index].inputSize != layers[index - 1].outputSize {
+      throw NetworkError.layerSizesDoNotChain(
+        layer: index, expected: layers[index - 1].outputSize, found: layers[index].inputSize)
+    }
+    let shape = inputShape ?? [first.inputSize]
+    guard shape.reduce(1, *) == first.inputSize else {
+      throw NetworkError.invalidLayer(
+        "input shape \(shape) does not hold the first layer's \(first.inputSize) inputs")
+    }
+    self.layers = layers
+    self.inputShape = shape
+    self.notes = notes
+  }
+
+  public var inputSize: Int { layers[0].inputSize }
+  public var outputSize: Int { layers[layers.count - 1].outputSize }
+
+  /// The outputs (logits) at `input`, by an exact double-precision forward pass.
+  public func evaluate(_ input: [Double]) -> [Double] {
+    layers.reduce(input) { $1.apply($0) }
+  }
+
+  /// The pre-activation values of every layer at `input` (the last entry is the output).
+  public func preActivations(_ input: [Double]) -> [[Double]] {
+    var current = input
+    var result: [[Double]] = []
+    result.reserveCapacity(layers.count)
+    for layer in layers {
+      let z = layer.preActivation(current)
+      result.append(z)
+      current = layer.activation == .relu ? z.map { max(0, $0) } : z
+    }
+    return result
+  }
+
+  /// The index of the largest output; the lowest index among ties.
+  public func predictedLabel(_ input: [Double]) -> Int {
+    Self.argmax(evaluate(input))
+  }
+
+  static func argmax(_ values: [Double]) -> Int {
+    var best = 0
+    for index in values.indices where values[index] > values[best] { best = index }
+    return best
+  }
+
+  /// Counts of hidden ReLU neurons, per layer.
+  public var hiddenLayerSizes: [Int] {
+    layers.filter { $0.activation == .relu }.map(\.outputSize)
+  }
+}

@@ -1,0 +1,172 @@
+/// The norm of the perturbation ball.
+public enum PerturbationNorm: String, Sendable, CaseIterable {
+  case l1
+  case linf
+
+  public var symbol: String { self == .l1 ? "L1" : "L∞" }
+}
+
+public enum PropertyError: Error, Equatable, CustomStringConvertible {
+  case invalidRadius(Double)
+  case invalidBox(String)
+  case centerSizeMismatch(expected: Int, found: Int)
+  case nonFiniteCenter(index: Int)
+  case centerOutsideBox(index: Int, value: Double, lower: Double, upper: Double)
+  case unknownLabel(Int, outputs: Int)
+  case targetEqualsLabel(Int)
+  case tooFewOutputs(Int)
+
+  public var description: String {
+    switch self {
+    case .invalidRadius(let radius):
+      return "the radius must be a finite number ≥ 0, not \(radius)"
+    case .invalidBox(let message):
+      return "invalid box: \(message)"
+    case .centerSizeMismatch(let expected, let found):
+      return "the example has \(found) values but the network takes \(expected) inputs"
+    case .nonFiniteCenter(let index):
+      return "the example holds a NaN or infinite value at input \(index)"
+    case .centerOutsideBox(let index, let value, let lower, let upper):
+      return "the example's input \(index) is \(value), outside the box [\(lower), \(upper)]"
+    case .unknownLabel(let label, let outputs):
+      return "label \(label) is not one of the network's outputs 0..<\(outputs)"
+    case .targetEqualsLabel(let label):
+      return "the target label \(label) is the predicted label itself"
+    case .tooFewOutputs(let count):
+      return "a network with \(count) output cannot be attacked: at least two labels are needed"
+    }
+  }
+}
+
+/// The set of inputs searched: a ball of the given norm and radius around `center`, intersected
+/// with the box `[lower, upper]` (per coordinate; either end may be infinite).
+public struct InputRegion: Sendable, Equatable {
+  public let center: [Double]
+  public let norm: PerturbationNorm
+  public let radius: Double
+  public let boxLower: [Double]
+  public let boxUpper: [Double]
+
+  /// - Parameter box: one interval for every coordinate, or nil for no box.
+  public init(
+    center: [Double], norm: PerturbationNorm, radius: Double, box: (Double, Double)? = (0, 1)
+  ) throws {
+    let (lower, upper) = box ?? (-Double.infinity, Double.infinity)
+    try self.init(
+      center: center, norm: norm, radius: radius,
+      boxLower: Array(repeating: lower, count: center.count),
+      boxUpper: Array(repeating: upper, count: center.count))
+  }
+
+  public init(
+    center: [Double], norm: PerturbationNorm, radius: Double, boxLower: [Double],
+    boxUpper: [Double]
+  ) throws {
+    guard radius.isFinite, radius >= 0 else { throw PropertyError.invalidRadius(radius) }
+    guard boxLower.count == center.count, boxUpper.count == center.count else {
+      throw PropertyError.invalidBox("the box has a different size from the example")
+    }
+    for index in center.indices {
+      guard center[index].isFinite else { throw PropertyError.nonFiniteCenter(index: index) }
+      let (lower, upper) = (boxLower[index], boxUpper[index])
+      guard !lower.isNaN, !upper.isNaN, lower <= upper, lower < .infinity, upper > -.infinity
+      else {
+        throw PropertyError.invalidBox("coordinate \(index) has bounds [\(lower), \(upper)]")
+      }
+      guard lower <= center[index], center[index] <= upper else {
+        throw PropertyError.centerOutsideBox(
+          index: index, value: center[index], lower: lower, upper: upper)
+      }
+    }
+    self.center = center
+    self.norm = norm
+    self.radius = radius
+    self.boxLower = boxLower
+    self.boxUpper = boxUpper
+  }
+
+  public var dimension: Int { center.count }
+
+  /// The lowest value coordinate `index` can take in the region.
+  public func lowest(_ index: Int) -> Double { max(boxLower[index], center[index] - radius) }
+  /// The highest value coordinate `index` can take in the region.
+  public func highest(_ index: Int) -> Double { min(boxUpper[index], center[index] + radius) }
+
+  /// How far below the center coordinate `index` can move (≥ 0).
+  public func downRoom(_ index: Int) -> Double { center[index] - lowest(index) }
+  /// How far above the center coordinate `index` can move (≥ 0).
+  public func upRoom(_ index: Int) -> Double { highest(index) - center[index] }
+
+  /// The distance of `point` from the center in this region's norm.
+  public func distance(_ point: [Double]) -> Double {
+    precondition(point.count == center.count, "point has the wrong size")
+    switch norm {
+    case .l1:
+      return zip(point, center).reduce(0) { $0 + abs($1.0 - $1.1) }
+    case .linf:
+      return zip(point, center).reduce(0) { max($0, abs($1.0 - $1.1)) }
+    }
+  }
+
+  /// Whether `point` lies in the box and within `radius + tolerance` of the center.
+  public func contains(_ point: [Double], distanceTolerance: Double = 1e-9) -> Bool {
+    guard point.count == center.count else { return false }
+    for index in point.indices {
+      let value = point[index]
+      guard value.isFinite, value >= boxLower[index], value <= boxUpper[index] else {
+        return false
+      }
+    }
+    return distance(point) <= radius + distanceTolerance
+  }
+
+  /// The point of the region nearest in spirit to `point`: clipped into the box and the
+  /// per-coordinate range, then, for the L1 ball, pulled toward the center until the distance
+  /// fits. Solver output carries tolerance-sized violations; this removes them exactly.
+  public func project(_ point: [Double]) -> [Double] {
+    precondition(point.count == center.count, "point has the wrong size")
+    var result = point.indices.map { min(max(point[$0], lowest($0)), highest($0)) }
+    if norm == .l1 {
+      let distance = self.distance(result)
+      if distance > radius {
+        let scale = distance > 0 ? radius / distance : 0
+        for index in result.indices {
+          let moved = center[index] + (result[index] - center[index]) * scale
+          result[index] = min(max(moved, lowest(index)), highest(index))
+        }
+        // Rounding can leave the scaled distance a hair above the radius; shave the largest
+        // moves until it fits.
+        var excess = self.distance(result) - radius
+        if excess > 0 {
+          for index in result.indices.sorted(by: {
+            abs(result[$0] - center[$0]) > abs(result[$1] - center[$1])
+          }) where excess > 0 {
+            let move = result[index] - center[index]
+            let cut = min(abs(move), excess * 2)
+            result[index] -= move > 0 ? cut : -cut
+            excess = self.distance(result) - radius
+          }
+        }
+      }
+    }
+    return result
+  }
+}
+
+/// Which wrong label the search tries to reach.
+public enum TargetChoice: Sendable, Equatable, CustomStringConvertible {
+  /// The label with the second-highest output at the center (the reference's choice).
+  case runnerUp
+  /// A given label.
+  case label(Int)
+  /// Any label other than the predicted one.
+  case all
+
+  public var description: String {
+    switch self {
+    case .runnerUp: return "runner-up"
+    case .label(let label): return String(label)
+    case .all: return "all"
+    }
+  }
+}

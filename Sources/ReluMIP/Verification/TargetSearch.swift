@@ -1,0 +1,196 @@
+import GLPK
+
+/// The search for one target label: root LP, LP-point heuristic, then GLPK's branch-and-cut with
+/// a callback that stops on a re-checked counterexample or a proven bound.
+final class TargetSearch {
+  struct Outcome {
+    var verdict: Verdict
+    var settledBy: SettledBy
+    var counterexample: Counterexample?
+    var objective: Double?
+    var bound: Double?
+    var nodes = 0
+    var reason: String?
+  }
+
+  let encoding: MILPEncoding
+  let network: Network
+  let region: InputRegion
+  let label: Int
+  let target: Int
+  /// With target `all`, any label other than `label` winning is a counterexample.
+  let acceptsAnyLabel: Bool
+  let options: VerificationOptions
+  let deadline: ContinuousClock.Instant?
+
+  private var counterexample: Counterexample?
+  private var bestObjective: Double?
+  private var provenBound: Double?
+  private var lastIncumbent = -Double.infinity
+  private var rejectedIncumbent = false
+  private var stoppedOnBound = false
+  private var nodes = 0
+
+  init(
+    encoding: MILPEncoding, network: Network, region: InputRegion, label: Int, target: Int,
+    acceptsAnyLabel: Bool, options: VerificationOptions, deadline: ContinuousClock.Instant?
+  ) {
+    self.encoding = encoding
+    self.network = network
+    self.region = region
+    self.label = label
+    self.target = target
+    self.acceptsAnyLabel = acceptsAnyLabel
+    self.options = options
+    self.deadline = deadline
+  }
+
+  private var tolerance: Double { options.robustTolerance }
+
+  private var remainingTime: Double? {
+    deadline.map { seconds($0 - ContinuousClock.now) }
+  }
+
+  private func outcome(_ verdict: Verdict, _ settledBy: SettledBy, reason: String? = nil)
+    -> Outcome
+  {
+    Outcome(
+      verdict: verdict, settledBy: settledBy, counterexample: counterexample,
+      objective: bestObjective, bound: verdict == .robust ? provenBound : nil, nodes: nodes,
+      reason: reason)
+  }
+
+  private func timeOut() -> Outcome {
+    outcome(.unknown, .none, reason: "time limit reached")
+  }
+
+  func run() throws -> Outcome {
+    let problem = encoding.problem
+    try encoding.setMargin(label: label, target: target)
+    let outputBounds = encoding.bounds.layers[network.layers.count - 1]
+    let intervalBound = outputBounds.upper[target] - outputBounds.lower[label]
+    if intervalBound <= -tolerance {
+      provenBound = intervalBound
+      return outcome(.robust, .bounds)
+    }
+
+    // The root LP, without the objective cut, gives a safe bound on the margin.
+    if let remaining = remainingTime, remaining <= 0 { return timeOut() }
+    problem.resetBasis()
+    var lpOptions = SimplexOptions()
+    lpOptions.method = .dualThenPrimal
+    lpOptions.timeLimit = remainingTime
+    let termination = try problem.simplex(lpOptions)
+    if termination == .timeLimit { return timeOut() }
+    guard termination == .solved, problem.status == .optimal else {
+      return outcome(.unknown, .none, reason: "the root LP ended as \(problem.status)")
+    }
+    let rootBound = encoding.safeBound(of: [(encoding.marginColumn!, 1)], maximize: true)
+    provenBound = rootBound
+    if rootBound <= -tolerance { return outcome(.robust, .bounds) }
+    if consider(encoding.inputPoint(from: problem.columnValues)) {
+      return outcome(.counterexample, .heuristic)
+    }
+
+    // The objective cut: subproblems whose bound falls below −tolerance become infeasible.
+    try problem.setColumnBounds(
+      encoding.marginColumn!, .between(-tolerance, max(-tolerance, rootBound)))
+    var integerOptions = IntegerOptions()
+    integerOptions.branching = .pseudocost
+    integerOptions.backtracking = .bestLocalBound
+    integerOptions.preprocessing = .root
+    integerOptions.timeLimit = remainingTime
+    integerOptions.output = options.solverOutput
+    integerOptions.messageLevel = options.solverOutput == nil ? .off : .normal
+    if let remaining = integerOptions.timeLimit, remaining <= 0 { return timeOut() }
+    let end = try problem.branchAndCut(integerOptions) { tree in
+      try self.monitor(tree)
+    }
+    switch end {
+    case .stoppedByCallback:
+      if counterexample != nil { return outcome(.counterexample, .branchAndCut) }
+      if stoppedOnBound { return outcome(.robust, .branchAndCut) }
+      return outcome(.unknown, .none, reason: "search stopped without an answer")
+    case .timeLimit:
+      return timeOut()
+    case .noPrimalFeasibleSolution:
+      provenBound = -tolerance
+      return outcome(.robust, .bounds)
+    case .noDualFeasibleSolution, .relativeGapReached:
+      return outcome(.unknown, .none, reason: "branch-and-cut ended early (\(end))")
+    case .solved:
+      break
+    }
+    switch problem.integerStatus {
+    case .noFeasibleSolution, .infeasible:
+      provenBound = -tolerance
+      return outcome(.robust, .branchAndCut)
+    case .optimal, .feasible:
+      let optimum = problem.integerObjectiveValue
+      if consider(encoding.inputPoint(from: problem.integerColumnValues)) {
+        return outcome(.counterexample, .branchAndCut)
+      }
+      if optimum <= 0 && !rejectedIncumbent {
+        provenBound = optimum
+        return outcome(.robust, .branchAndCut)
+      }
+      return outcome(
+        .unknown, .none,
+        reason: "the MILP optimum \(optimum) is positive but did not re-check as a counterexample")
+    default:
+      return outcome(.unknown, .none, reason: "branch-and-cut ended without a status")
+    }
+  }
+
+  /// The callback: checks every new incumbent, tries the LP point of each node as a heuristic,
+  /// and stops once the best bound of the open nodes proves the target unreachable.
+  private func monitor(_ tree: SearchTree) throws {
+    nodes = max(nodes, tree.size.total)
+    if let incumbent = tree.incumbentObjective, incumbent > lastIncumbent {
+      lastIncumbent = incumbent
+      if consider(encoding.inputPoint(from: tree.incumbentColumnValues())) {
+        tree.terminate()
+        return
+      }
+      if incumbent > 0 { rejectedIncumbent = true }
+    }
+    if tree.reason == .heuristic && tree.currentLPIsOptimal {
+      let point = region.project(encoding.inputPoint(from: tree.currentLPColumnValues()))
+      if consider(point) {
+        tree.terminate()
+        return
+      }
+      if let values = encoding.milpPoint(forInput: point, label: label, target: target),
+        let margin = encoding.marginColumn,
+        values[margin] > max(lastIncumbent, -tolerance)
+      {
+        try tree.offerSolution(values)
+      }
+    }
+    // Every incumbent so far re-checked with a true margin ≤ 0 (or was rejected, which blocks a
+    // robust answer), so the open nodes' bound alone decides.
+    if let bound = tree.bestActiveBound {
+      provenBound = min(provenBound ?? .infinity, max(bound, bestObjective ?? -.infinity))
+      if bound <= -tolerance && !rejectedIncumbent {
+        stoppedOnBound = true
+        tree.terminate()
+      }
+    }
+  }
+
+  /// Re-checks a candidate by the exact forward pass at its projection into the region; records
+  /// and returns whether it is a counterexample.
+  private func consider(_ candidate: [Double]) -> Bool {
+    let point = region.project(candidate)
+    guard region.contains(point) else { return false }
+    let outputs = network.evaluate(point)
+    let margin = outputs[target] - outputs[label]
+    bestObjective = max(bestObjective ?? -.infinity, margin)
+    let predicted = Network.argmax(outputs)
+    let reached = acceptsAnyLabel ? predicted != label : margin > 0 && predicted != label
+    guard reached else { return false }
+    counterexample = Counterexample(
+      input: point, outputs: outputs, predictedLabel: predicted, distance: region.distance(point))
+    return true
+  }
+}

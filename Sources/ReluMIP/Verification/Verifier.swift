@@ -1,0 +1,181 @@
+import GLPK
+
+public struct VerificationOptions: Sendable {
+  public var target: TargetChoice = .runnerUp
+  /// Wall-clock limit in seconds for the whole run (bounds and search); nil for none.
+  public var timeLimit: Double?
+  public var boundMethod: BoundMethod = .lp
+  /// LP coefficients smaller than this are dropped, their worst case moved into the row bounds.
+  public var dropThreshold = 1e-9
+  /// A proven bound must be at most −robustTolerance for `robust`: GLPK's LP bounds carry
+  /// tolerances of about 1e-7, and this keeps a margin above them.
+  public var robustTolerance = 1e-6
+  /// GLPK's terminal output, if wanted.
+  public var solverOutput: OutputHandler?
+
+  public init() {}
+}
+
+/// Ties the pipeline together: bounds → encoding → LP → heuristics → branch-and-cut → re-check.
+public struct Verifier: Sendable {
+  /// The network as encoded: ReLU hidden layers and an affine output layer.
+  public let network: Network
+
+  public init(network: Network) {
+    self.network = network.normalizedForEncoding()
+  }
+
+  /// The label the network gives `input`, and the order of the other labels by output.
+  public func labels(at input: [Double]) -> (label: Int, others: [Int]) {
+    let outputs = network.evaluate(input)
+    let label = Network.argmax(outputs)
+    let others = outputs.indices.filter { $0 != label }.sorted { outputs[$0] > outputs[$1] }
+    return (label, others)
+  }
+
+  /// Checks the property's inputs before any work: sizes, the label and the target.
+  public func targets(for region: InputRegion, choice: TargetChoice) throws -> (
+    label: Int, targets: [Int]
+  ) {
+    guard region.dimension == network.inputSize else {
+      throw PropertyError.centerSizeMismatch(expected: network.inputSize, found: region.dimension)
+    }
+    guard network.outputSize >= 2 else { throw PropertyError.tooFewOutputs(network.outputSize) }
+    let (label, others) = labels(at: region.center)
+    switch choice {
+    case .runnerUp: return (label, [others[0]])
+    case .all: return (label, others)
+    case .label(let target):
+      guard target >= 0, target < network.outputSize else {
+        throw PropertyError.unknownLabel(target, outputs: network.outputSize)
+      }
+      guard target != label else { throw PropertyError.targetEqualsLabel(target) }
+      return (label, [target])
+    }
+  }
+
+  public func verify(region: InputRegion, options: VerificationOptions = VerificationOptions())
+    throws -> VerificationResult
+  {
+    let clock = ContinuousClock()
+    let start = clock.now
+    let deadline = options.timeLimit.map { start + .seconds($0) }
+    let (label, targets) = try targets(for: region, choice: options.target)
+
+    var bounds = IntervalBounds.compute(network: network, region: region)
+    if options.boundMethod == .lp {
+      bounds = try LPBoundTightening.tighten(
+        network: network, region: region, bounds: bounds, dropThreshold: options.dropThreshold,
+        deadline: deadline)
+    }
+    var timings = Timings()
+    timings.bounds = seconds(clock.now - start)
+
+    var encodingOptions = MILPEncoding.Options()
+    encodingOptions.dropThreshold = options.dropThreshold
+    let encoding = try MILPEncoding(
+      network: network, region: region, bounds: bounds, options: encodingOptions)
+
+    var result = VerificationResult(
+      verdict: .robust, label: label, target: targets.count == 1 ? targets[0] : nil,
+      targetsSearched: [], counterexample: nil, objective: nil, bound: nil, nodes: 0,
+      binaries: encoding.problem.numberOfBinaries, settledBy: .bounds, timings: timings,
+      statistics: encoding.statistics, reason: nil)
+    var unknownReasons: [String] = []
+    let solveStart = clock.now
+    for target in targets {
+      result.targetsSearched.append(target)
+      let search = TargetSearch(
+        encoding: encoding, network: network, region: region, label: label, target: target,
+        acceptsAnyLabel: options.target == .all, options: options, deadline: deadline)
+      let outcome = try search.run()
+      result.nodes += outcome.nodes
+      if let objective = outcome.objective {
+        result.objective = max(result.objective ?? -.infinity, objective)
+      }
+      if let bound = outcome.bound { result.bound = max(result.bound ?? -.infinity, bound) }
+      switch outcome.verdict {
+      case .counterexample:
+        result.verdict = .counterexample
+        result.target = target
+        result.counterexample = outcome.counterexample
+        result.settledBy = outcome.settledBy
+        unknownReasons.removeAll()
+      case .robust:
+        if outcome.settledBy == .branchAndCut { result.settledBy = .branchAndCut }
+      case .unknown:
+        unknownReasons.append("target \(target): \(outcome.reason ?? "no answer")")
+        result.settledBy = .none
+      }
+      if result.verdict == .counterexample { break }
+    }
+    if result.verdict != .counterexample && !unknownReasons.isEmpty {
+      result.verdict = .unknown
+      result.bound = nil
+      result.reason = unknownReasons.joined(separator: "; ")
+    }
+    if result.verdict == .counterexample, targets.count > 1 { result.bound = nil }
+    timings.solve = seconds(clock.now - solveStart)
+    timings.total = seconds(clock.now - start)
+    result.timings = timings
+    return result
+  }
+}
+
+func seconds(_ duration: Duration) -> Double {
+  let (whole, attoseconds) = duration.components
+  return Double(whole) + Double(attoseconds) * 1e-18
+}
+
+extension Network {
+  /// The same function as a chain of ReLU layers and one affine output layer: identity layers
+  /// are merged into the next affine one, and a final ReLU gets an identity layer after it.
+  public func normalizedForEncoding() -> Network {
+    var merged: [DenseLayer] = []
+    var pending: DenseLayer?
+    for layer in layers {
+      let combined = pending.map { layer.composed(after: $0) } ?? layer
+      if combined.activation == .identity {
+        pending = combined
+      } else {
+        merged.append(combined)
+        pending = nil
+      }
+    }
+    if let pending {
+      merged.append(pending)
+    } else if let last = merged.last {
+      merged.append(DenseLayer.identity(last.outputSize))
+    }
+    // The layers chain and hold finite values by construction.
+    return (try? Network(layers: merged, inputShape: inputShape, notes: notes)) ?? self
+  }
+}
+
+extension DenseLayer {
+  /// `self ∘ inner`, where `inner` must be affine (identity activation).
+  func composed(after inner: DenseLayer) -> DenseLayer {
+    precondition(inner.activation == .identity && inner.outputSize == inputSize)
+    var weights = [Double](repeating: 0, count: outputSize * inner.inputSize)
+    var bias = self.bias
+    for i in 0..<outputSize {
+      for k in 0..<inputSize {
+        let w = self.weights[i * inputSize + k]
+        if w == 0 { continue }
+        bias[i] += w * inner.bias[k]
+        for j in 0..<inner.inputSize {
+          weights[i * inner.inputSize + j] += w * inner.weights[k * inner.inputSize + j]
+        }
+      }
+    }
+    return DenseLayer(
+      unchecked: inner.inputSize, outputSize, weights, bias, activation)
+  }
+
+  static func identity(_ size: Int) -> DenseLayer {
+    var weights = [Double](repeating: 0, count: size * size)
+    for i in 0..<size { weights[i * size + i] = 1 }
+    return DenseLayer(
+      unchecked: size, size, weights, [Double](repeating: 0, count: size), .identity)
+  }
+}

@@ -1,0 +1,208 @@
+import Foundation
+import ReluMIP
+
+/// The machine-readable result of one verification, as `--json` prints it.
+struct VerifyReport: Encodable {
+  var model: String
+  var images: String
+  var example: Int
+  var norm: PerturbationNorm
+  var delta: Double
+  var result: VerificationResult
+
+  var exitCode: Int32 {
+    switch result.verdict {
+    case .robust: return VerificationExitCode.robust
+    case .counterexample: return VerificationExitCode.counterexample
+    case .unknown: return VerificationExitCode.unknown
+    }
+  }
+
+  private enum CodingKeys: String, CodingKey {
+    case result, label, target, targetsSearched = "targets_searched"
+    case predictedLabel = "predicted_label", objective, bound, distance, counterexample
+    case counterexampleOutputs = "counterexample_outputs"
+    case timeS = "time_s", boundsTimeS = "bounds_time_s", solveTimeS = "solve_time_s"
+    case nodes, binaries, settledBy = "settled_by", layers, reason
+    case model, images, example, norm, delta
+  }
+
+  private struct LayerRow: Encodable {
+    var name: String
+    var outputSize: Int
+    var variables: Int
+    var constraints: Int
+    var binaries: Int
+    var stableActive: Int
+    var stableInactive: Int
+    var unstable: Int
+
+    enum CodingKeys: String, CodingKey {
+      case name, outputSize = "output_size", variables, constraints, binaries
+      case stableActive = "stable_active", stableInactive = "stable_inactive", unstable
+    }
+  }
+
+  func encode(to encoder: Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    func finite(_ value: Double?) -> Double? { value.flatMap { $0.isFinite ? $0 : nil } }
+    try container.encode(result.verdict.rawValue, forKey: .result)
+    try container.encode(result.label, forKey: .label)
+    try container.encode(result.target, forKey: .target)
+    try container.encode(result.targetsSearched, forKey: .targetsSearched)
+    try container.encode(result.counterexample?.predictedLabel, forKey: .predictedLabel)
+    try container.encode(finite(result.objective), forKey: .objective)
+    try container.encode(finite(result.bound), forKey: .bound)
+    try container.encode(result.counterexample?.distance, forKey: .distance)
+    try container.encode(result.counterexample?.input, forKey: .counterexample)
+    try container.encode(result.counterexample?.outputs, forKey: .counterexampleOutputs)
+    try container.encode(result.timings.total, forKey: .timeS)
+    try container.encode(result.timings.bounds, forKey: .boundsTimeS)
+    try container.encode(result.timings.solve, forKey: .solveTimeS)
+    try container.encode(result.nodes, forKey: .nodes)
+    try container.encode(result.binaries, forKey: .binaries)
+    try container.encode(result.settledBy.rawValue, forKey: .settledBy)
+    try container.encode(
+      result.statistics.map {
+        LayerRow(
+          name: $0.name, outputSize: $0.outputSize, variables: $0.variables,
+          constraints: $0.constraints, binaries: $0.binaries, stableActive: $0.stableActive,
+          stableInactive: $0.stableInactive, unstable: $0.unstable)
+      }, forKey: .layers)
+    try container.encode(result.reason, forKey: .reason)
+    try container.encode(model, forKey: .model)
+    try container.encode(images, forKey: .images)
+    try container.encode(example, forKey: .example)
+    try container.encode(norm.rawValue, forKey: .norm)
+    try container.encode(delta, forKey: .delta)
+  }
+
+  func jsonString() throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return String(decoding: try encoder.encode(self), as: UTF8.self)
+  }
+}
+
+/// The report a person reads.
+enum HumanReport {
+  static func render(
+    report: VerifyReport, network: Network, center: [Double], imageShape: [Int]
+  ) -> String {
+    let result = report.result
+    var lines: [String] = []
+    lines.append("Model \(report.model), example \(report.example) of \(report.images)")
+    lines.append(
+      "Property: \(report.norm.symbol) ball of radius \(report.delta) ∩ box, "
+        + "maximise output[target] − output[\(result.label)]")
+    lines.append("")
+    lines.append(layerTable(result.statistics))
+    lines.append("")
+    let verdictLine: String
+    switch result.verdict {
+    case .counterexample: verdictLine = "Result: COUNTEREXAMPLE"
+    case .robust: verdictLine = "Result: ROBUST (no input in the region reaches the target)"
+    case .unknown: verdictLine = "Result: UNKNOWN (\(result.reason ?? "no answer"))"
+    }
+    lines.append(verdictLine)
+    lines.append("  settled by:      \(result.settledBy.rawValue)")
+    lines.append("  label at center: \(result.label)")
+    lines.append(
+      "  target:          \(result.target.map(String.init) ?? "any of \(result.targetsSearched)")")
+    if let counterexample = result.counterexample {
+      lines.append("  new label:       \(counterexample.predictedLabel) (re-checked by an exact forward pass)")
+      lines.append("  distance:        \(format(counterexample.distance)) (\(report.norm.symbol), budget \(format(report.delta)))")
+      lines.append("  margin:          \(format(result.objective ?? .nan))")
+    }
+    if let bound = result.bound, bound.isFinite {
+      lines.append("  bound on margin: \(format(bound))")
+    }
+    lines.append(
+      "  time:            \(format(result.timings.total)) s (bounds \(format(result.timings.bounds)) s, "
+        + "solve \(format(result.timings.solve)) s)")
+    lines.append("  B&B nodes:       \(result.nodes), binaries: \(result.binaries)")
+    if let counterexample = result.counterexample, let (height, width) = imageSize(imageShape, count: center.count) {
+      lines.append("")
+      lines.append(
+        renderImages(
+          [
+            ("original", center),
+            ("counterexample", counterexample.input),
+            ("difference", zip(counterexample.input, center).map { $0 - $1 }),
+          ], height: height, width: width))
+    }
+    return lines.joined(separator: "\n")
+  }
+
+  static func layerTable(_ statistics: [LayerStatistics]) -> String {
+    let header = ["Layer", "Output", "Variables", "Constraints", "Binaries", "Active", "Inactive", "Unstable"]
+    var rows = [header]
+    for row in statistics {
+      rows.append([
+        row.name, "(\(row.outputSize))", "\(row.variables)", "\(row.constraints)", "\(row.binaries)",
+        "\(row.stableActive)", "\(row.stableInactive)", "\(row.unstable)",
+      ])
+    }
+    return table(rows)
+  }
+
+  static func table(_ rows: [[String]]) -> String {
+    let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
+    func line(_ row: [String]) -> String {
+      row.enumerated().map { index, cell in
+        index == 0
+          ? cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+          : String(repeating: " ", count: widths[index] - cell.count) + cell
+      }.joined(separator: "  ")
+    }
+    let rule = String(repeating: "-", count: widths.reduce(0, +) + 2 * (widths.count - 1))
+    return ([line(rows[0]), rule] + rows.dropFirst().map(line)).joined(separator: "\n")
+  }
+
+  static func format(_ value: Double) -> String {
+    if value.isNaN { return "n/a" }
+    if value == 0 { return "0" }
+    if abs(value) >= 1e-3 && abs(value) < 1e6 { return String(format: "%.4f", value) }
+    return String(format: "%.3e", value)
+  }
+
+  /// Height and width if the input looks like one grayscale image.
+  static func imageSize(_ shape: [Int], count: Int) -> (Int, Int)? {
+    let dims = shape.filter { $0 != 1 }
+    if dims.count == 2 { return (dims[0], dims[1]) }
+    let side = Int(Double(count).squareRoot().rounded())
+    if side * side == count && side >= 8 { return (side, side) }
+    return nil
+  }
+
+  /// Images side by side in shades of ASCII, each scaled to its own range.
+  static func renderImages(_ panels: [(String, [Double])], height: Int, width: Int) -> String {
+    let shades = Array(" .:-=+*#%@")
+    var lines = [
+      panels.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) }.joined(separator: "   ")
+    ]
+    let scales = panels.map { panel -> (Double, Double) in
+      let (low, high) = (panel.1.min() ?? 0, panel.1.max() ?? 1)
+      if panel.0 == "difference" {
+        let extent = max(abs(low), abs(high))
+        return (0, extent > 0 ? extent : 1)
+      }
+      return (min(low, 0), max(high, low + 1e-12))
+    }
+    for row in 0..<height {
+      var parts: [String] = []
+      for (index, panel) in panels.enumerated() {
+        let (low, high) = scales[index]
+        let text = (0..<width).map { column -> Character in
+          var value = panel.1[row * width + column]
+          if panel.0 == "difference" { value = abs(value) }
+          let level = Int(((value - low) / (high - low) * Double(shades.count - 1)).rounded())
+          return shades[min(max(level, 0), shades.count - 1)]
+        }
+        parts.append(String(text))
+      }
+      lines.append(parts.joined(separator: "   "))
+    }
+    return lines.joined(separator: "\n")
+  }
+}

@@ -1,0 +1,147 @@
+import ArgumentParser
+import Foundation
+import ReluMIP
+
+extension PerturbationNorm: ExpressibleByArgument {}
+extension BoundMethod: ExpressibleByArgument {}
+
+/// `--target runner-up|all|LABEL`.
+struct TargetArgument: ExpressibleByArgument {
+  var choice: TargetChoice
+
+  init?(argument: String) {
+    switch argument.lowercased() {
+    case "runner-up", "runnerup": choice = .runnerUp
+    case "all", "any": choice = .all
+    default:
+      guard let label = Int(argument) else { return nil }
+      choice = .label(label)
+    }
+  }
+
+  static var defaultCompletionKind: CompletionKind { .list(["runner-up", "all"]) }
+}
+
+/// `--clip lo,hi` or `--clip none`.
+struct ClipArgument: ExpressibleByArgument {
+  var box: (Double, Double)?
+
+  init?(argument: String) {
+    if argument.lowercased() == "none" {
+      box = nil
+      return
+    }
+    let parts = argument.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+    guard parts.count == 2, let lower = parts[0], let upper = parts[1], !lower.isNaN, !upper.isNaN,
+      lower <= upper
+    else { return nil }
+    box = (lower, upper)
+  }
+}
+
+/// The options every verification command shares: the property and the solver's limits.
+struct PropertyOptions: ParsableArguments {
+  @Option(help: "The perturbation norm: l1 or linf.")
+  var norm: PerturbationNorm
+
+  @Option(help: "The radius of the ball around the example (≥ 0).")
+  var delta: Double
+
+  @Option(
+    help: ArgumentHelp(
+      "The wrong label to reach: runner-up (the second-highest output), all (any other label), or a label.",
+      valueName: "runner-up|all|LABEL"))
+  var target: TargetArgument = TargetArgument(argument: "runner-up")!
+
+  @Option(
+    help: ArgumentHelp(
+      "The box intersected with the ball: lo,hi for every input, or none.", valueName: "lo,hi|none"))
+  var clip: ClipArgument = ClipArgument(argument: "0,1")!
+
+  @Option(help: "Wall-clock limit in seconds for the whole run; past it the answer is unknown.")
+  var timeLimit: Double?
+
+  @Option(help: "How big-M bounds are computed: interval or lp (tighter).")
+  var bounds: BoundMethod = .lp
+
+  func validate() throws {
+    guard delta.isFinite, delta >= 0 else {
+      throw ValidationError("--delta must be a finite number ≥ 0, not \(delta)")
+    }
+    if let timeLimit, !(timeLimit.isFinite && timeLimit > 0) {
+      throw ValidationError("--time-limit must be a positive number of seconds")
+    }
+  }
+
+  func verificationOptions(verbose: Bool) -> VerificationOptions {
+    var options = VerificationOptions()
+    options.target = target.choice
+    options.timeLimit = timeLimit
+    options.boundMethod = bounds
+    if verbose {
+      options.solverOutput = { text in FileHandle.standardError.write(Data(text.utf8)) }
+    }
+    return options
+  }
+}
+
+struct VerifyCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "verify",
+    abstract: "Search the ball around one example for an input with another label.",
+    discussion: """
+      Maximises output[target] − output[label] over the ball ∩ box by MILP, stopping at the first \
+      re-checked counterexample or once the bound proves the maximum ≤ 0.
+
+      Exit status: 0 robust, 10 counterexample, 20 unknown, 1 error, 64 usage error.
+      """
+  )
+
+  @Argument(help: "The network: an ONNX file.")
+  var model: String
+
+  @Option(help: "The examples: a .npy, IDX (.gz or not) or CSV file with one example per row.")
+  var images: String
+
+  @Option(help: "The index of the example in the images file.")
+  var example: Int = 0
+
+  @OptionGroup var property: PropertyOptions
+
+  @Flag(help: "Print one JSON object instead of the report.")
+  var json = false
+
+  @Flag(help: "Show GLPK's output and progress on stderr.")
+  var verbose = false
+
+  func validate() throws {
+    guard example >= 0 else { throw ValidationError("--example must be ≥ 0") }
+  }
+
+  func run() throws {
+    let network = try ModelLoader.load(path: model)
+    let examples = try ExampleReader.read(path: images)
+    let center = try examples.example(example)
+    let region = try InputRegion(
+      center: center, norm: property.norm, radius: property.delta, box: property.clip.box)
+    let verifier = Verifier(network: network)
+    _ = try verifier.targets(for: region, choice: property.target.choice)
+    if verbose {
+      FileHandle.standardError.write(Data("verifying example \(example) of \(images)\n".utf8))
+    }
+    let result = try verifier.verify(
+      region: region, options: property.verificationOptions(verbose: verbose))
+    let report = VerifyReport(
+      model: model, images: images, example: example, norm: property.norm, delta: property.delta,
+      result: result)
+    if json {
+      print(try report.jsonString())
+    } else {
+      print(
+        HumanReport.render(
+          report: report, network: verifier.network, center: center,
+          imageShape: network.inputShape))
+    }
+    throw ExitCode(report.exitCode)
+  }
+}

@@ -1,0 +1,3 @@
+import ReluMIPCommands
+
+ReluMIPCommand.main()
