@@ -81,6 +81,12 @@ public struct SearchTree {
     return glp_ios_node_bound(tree, node)
   }
 
+  /// The reference number of the current subproblem, or nil outside a subproblem.
+  public var currentNode: Int? {
+    let node = glp_ios_curr_node(tree)
+    return node == 0 ? nil : Int(node)
+  }
+
   /// The level of the current subproblem (0 at the root), or nil outside a subproblem.
   public var currentLevel: Int? {
     let node = glp_ios_curr_node(tree)
@@ -134,6 +140,28 @@ public struct SearchTree {
       throw GLPKError.invalidArgument("cannot branch on column \(column) now")
     }
     glp_ios_branch_upon(tree, Int32(column + 1), upFirst ? GLP_UP_BRNCH : GLP_DN_BRNCH)
+  }
+
+  /// Adds the globally valid cut `Σ coefficients·columns ≤ upperBound` to the cut pool; only
+  /// valid when `reason == .cutGeneration`.
+  public func addCut(columns: [Int], coefficients: [Double], upperBound: Double) throws {
+    guard reason == .cutGeneration else {
+      throw GLPKError.invalidArgument("cuts can be added only at the cut-generation call")
+    }
+    let count = Int(glp_get_num_cols(problem))
+    guard columns.count == coefficients.count, !columns.isEmpty else {
+      throw GLPKError.invalidArgument("a cut needs as many coefficients as columns, at least one")
+    }
+    guard Set(columns).count == columns.count, columns.allSatisfy({ $0 >= 0 && $0 < count }) else {
+      throw GLPKError.invalidArgument("a cut names a column twice or out of range")
+    }
+    guard coefficients.allSatisfy(\.isFinite), upperBound.isFinite else {
+      throw GLPKError.invalidArgument("a cut has a non-finite coefficient or bound")
+    }
+    let indices = [Int32(0)] + columns.map { Int32($0 + 1) }
+    let values = [0.0] + coefficients
+    _ = glp_ios_add_row(
+      tree, nil, 0, 0, Int32(columns.count), indices, values, GLP_UP, upperBound)
   }
 
   /// Asks GLPK to stop the search as soon as the callback returns.

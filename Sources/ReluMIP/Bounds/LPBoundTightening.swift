@@ -73,4 +73,83 @@ enum LPBoundTightening {
     }
     return bounds
   }
+
+  enum CutOutcome {
+    /// Bounds valid for every input of the region whose margin is at least −tolerance.
+    case bounds(NetworkBounds)
+    /// No input of the region has a margin of at least −tolerance (by GLPK's LP).
+    case infeasible
+  }
+
+  /// Tightens every unstable neuron's bounds over the whole-network LP relaxation with the extra
+  /// constraint `output[target] − output[label] ≥ −tolerance` (the objective cut). The bounds
+  /// hold only for inputs that could be counterexamples, which is all the MILP with the same cut
+  /// needs; they are often far tighter, and robust cases often become LP-infeasible here.
+  /// Repeats for up to `rounds` rounds, rebuilding the LP from the tighter bounds each time.
+  static func tightenUnderCut(
+    network: Network, region: InputRegion, bounds initial: NetworkBounds, label: Int, target: Int,
+    tolerance: Double, dropThreshold: Double, rounds: Int, deadline: ContinuousClock.Instant?
+  ) throws -> CutOutcome {
+    var bounds = initial
+    var lpOptions = SimplexOptions()
+    lpOptions.method = .primal
+    let hiddenCount = network.layers.count - 1
+    for _ in 0..<rounds {
+      var options = MILPEncoding.Options()
+      options.dropThreshold = dropThreshold
+      options.marginLowerBound = -tolerance
+      let encoding = try MILPEncoding(
+        network: network, region: region, bounds: bounds, options: options)
+      try encoding.setMargin(label: label, target: target)
+      let unstableBefore = bounds.unstableCount
+      var improvement = 0.0
+      for k in 0..<hiddenCount {
+        var current = bounds.layers[k]
+        for i in 0..<current.count {
+          guard case .unstable(let z, _, _) = encoding.neurons[k][i], current.isUnstable(i) else {
+            continue
+          }
+          if let deadline, ContinuousClock.now >= deadline { return .bounds(bounds) }
+          try encoding.problem.setObjective(columns: [z], coefficients: [1])
+          for maximize in [true, false] {
+            if maximize ? current.upper[i] <= 0 : current.lower[i] >= 0 { continue }
+            encoding.problem.direction = maximize ? .maximize : .minimize
+            let end = try encoding.problem.simplex(lpOptions)
+            if end == .noPrimalFeasibleSolution || encoding.problem.status == .noFeasibleSolution
+            {
+              return .infeasible
+            }
+            guard end == .solved, encoding.problem.status == .optimal else {
+              encoding.problem.resetBasis()
+              continue
+            }
+            let value = encoding.safeBound(of: [(z, 1)], maximize: maximize)
+            if maximize, value < current.upper[i] {
+              improvement += current.upper[i] - value
+              current.upper[i] = value
+            } else if !maximize, value > current.lower[i] {
+              improvement += value - current.lower[i]
+              current.lower[i] = value
+            }
+          }
+          // Bounds that cross leave no input with a margin ≥ −tolerance.
+          if current.lower[i] > current.upper[i] { return .infeasible }
+          try encoding.narrowColumn(z, lower: current.lower[i], upper: current.upper[i])
+        }
+        bounds.layers[k] = current
+        var previous = current.outputBounds(network.layers[k].activation)
+        for later in (k + 1)..<network.layers.count {
+          let propagated = IntervalBounds.propagate(
+            network.layers[later], inputLower: previous.lower, inputUpper: previous.upper)
+          bounds.layers[later] = bounds.layers[later].intersected(with: propagated)
+          previous = bounds.layers[later].outputBounds(network.layers[later].activation)
+        }
+      }
+      // Another round pays only when this one stabilised neurons or moved bounds noticeably.
+      if bounds.unstableCount == unstableBefore && improvement < 1e-3 * Double(max(unstableBefore, 1)) {
+        break
+      }
+    }
+    return .bounds(bounds)
+  }
 }

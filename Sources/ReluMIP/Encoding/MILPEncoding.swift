@@ -69,6 +69,8 @@ final class MILPEncoding {
   private(set) var marginRow: Int?
   private(set) var statistics: [LayerStatistics] = []
 
+  /// Every unstable neuron's columns and the row that defines its pre-activation.
+  private var unstableNeurons: [(z: Int, y: Int, a: Int, definitionRow: Int)] = []
   private var columnLower: [Double] = []
   private var columnUpper: [Double] = []
   /// The kept coefficients and the bounds of every row, as loaded into GLPK, for safe bounds.
@@ -205,7 +207,8 @@ final class MILPEncoding {
           let y = try addColumn(0, upper)
           let a = try addColumn(0, 1, kind: .binary)
           definition.terms.append((z, -1))
-          try addRow(definition, lower: 0, upper: 0)
+          let definitionRow = try addRow(definition, lower: 0, upper: 0)
+          unstableNeurons.append((z, y, a, definitionRow))
           // y ≥ z
           try addRow(AffineExpression(constant: 0, terms: [(y, 1), (z, -1)]), lower: 0, upper: .infinity)
           // y ≤ z − l(1 − a)  ⇔  y − z − l·a ≤ −l
@@ -302,6 +305,79 @@ final class MILPEncoding {
     try problem.setRow(row, columns: kept.map(\.column), values: kept.map(\.coefficient))
     marginRow = row
     try problem.setObjective(columns: [m], coefficients: [1])
+  }
+
+  /// Narrows a column's bounds in the LP (and in the record `safeBound` reads).
+  func narrowColumn(_ column: Int, lower: Double, upper: Double) throws {
+    let newLower = max(lower, columnLower[column])
+    let newUpper = max(newLower, min(upper, columnUpper[column]))
+    try problem.setColumnBounds(column, .between(newLower, newUpper))
+    columnLower[column] = newLower
+    columnUpper[column] = newUpper
+  }
+
+  // MARK: Cuts
+
+  struct Cut {
+    var columns: [Int]
+    var coefficients: [Double]
+    var upperBound: Double
+    /// How far the LP point violates it.
+    var violation: Double
+  }
+
+  /// The most violated inequality of the ideal (convex hull) formulation of each unstable ReLU
+  /// over the box of its inputs (Anderson, Huchette, Ma, Tjandraatmadja and Vielma, 2020), where
+  /// the LP point violates it. For y = max(0, Σ wᵢxᵢ + b) with xᵢ ∈ [Lᵢ, Uᵢ] and any subset I:
+  ///   y ≤ Σ_{i∈I} wᵢ(xᵢ − L̆ᵢ(1 − a)) + (b + Σ_{i∉I} wᵢŬᵢ)·a,
+  /// with L̆ᵢ, Ŭᵢ the ends of [Lᵢ, Uᵢ] where wᵢxᵢ is smallest and largest. Column bounds are
+  /// global here, and `b` is the definition row's upper end (constant plus dropped-coefficient
+  /// slack), so every cut is valid for the whole MILP.
+  func violatedIdealCuts(at values: [Double], minimumViolation: Double = 1e-6) -> [Cut] {
+    var cuts: [Cut] = []
+    for neuron in unstableNeurons {
+      let aValue = values[neuron.a]
+      guard aValue > 1e-6, aValue < 1 - 1e-6 else { continue }
+      // The definition row reads Σ wᵢxᵢ − z ∈ [low, high], so z ≤ Σ wᵢxᵢ − low.
+      let offset = -rowLower[neuron.definitionRow]
+      var rightSide = 0.0
+      var aCoefficient = offset
+      var constant = 0.0
+      var columns: [Int] = []
+      var coefficients: [Double] = []
+      for term in rowTerms[neuron.definitionRow] where term.column != neuron.z {
+        let w = term.coefficient
+        let low = w >= 0 ? columnLower[term.column] : columnUpper[term.column]
+        let high = w >= 0 ? columnUpper[term.column] : columnLower[term.column]
+        let x = values[term.column]
+        let inside = w * (x - low * (1 - aValue))
+        let outside = w * high * aValue
+        if inside < outside {
+          rightSide += inside
+          columns.append(term.column)
+          coefficients.append(-w)
+          aCoefficient += w * low
+          constant -= w * low
+        } else {
+          rightSide += outside
+          aCoefficient += w * high
+        }
+      }
+      rightSide += offset * aValue
+      let violation = values[neuron.y] - rightSide
+      guard violation > minimumViolation * max(1, abs(values[neuron.y])) else { continue }
+      // y − Σ_{i∈I} wᵢxᵢ − (b + Σ_{i∈I} wᵢL̆ᵢ + Σ_{i∉I} wᵢŬᵢ)·a ≤ −Σ_{i∈I} wᵢL̆ᵢ
+      columns.append(neuron.y)
+      coefficients.append(1)
+      columns.append(neuron.a)
+      coefficients.append(-aCoefficient)
+      // Widen by the rounding error of the sums, so the cut never cuts off a true point.
+      let magnitude = coefficients.reduce(0) { $0 + abs($1) } + abs(constant) + abs(offset)
+      cuts.append(
+        Cut(columns: columns, coefficients: coefficients, upperBound: constant + roundingMargin(magnitude) * 10,
+          violation: violation))
+    }
+    return cuts
   }
 
   // MARK: Safe bounds

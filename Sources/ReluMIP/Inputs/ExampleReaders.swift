@@ -254,13 +254,20 @@ enum CSV {
   static func parse(_ data: Data) throws -> ExampleSet {
     let text = String(decoding: data, as: UTF8.self)
     var rows: [[Double]] = []
-    for (number, line) in text.split(whereSeparator: \.isNewline).enumerated() {
+    var skippedHeader = false
+    // Keep empty lines, so that `number` is the line's true position in the file.
+    let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+    for (number, line) in lines.enumerated() {
       let trimmed = line.trimmingCharacters(in: .whitespaces)
       if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
       let fields = trimmed.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" })
       let values = fields.map { Double($0) }
       if values.contains(nil) {
-        if rows.isEmpty && number == 0 { continue }
+        // The first line that is not blank or a comment may be a header.
+        if rows.isEmpty && !skippedHeader {
+          skippedHeader = true
+          continue
+        }
         throw InputFileError.malformed("line \(number + 1) has a field that is not a number")
       }
       let row = values.compactMap { $0 }

@@ -11,9 +11,14 @@ final class TargetSearch {
     var bound: Double?
     var nodes = 0
     var reason: String?
+    /// The model the last stage solved (after bound tightening under the objective cut).
+    var statistics: [LayerStatistics]
+    var binaries: Int
+    /// Time spent tightening bounds under the objective cut.
+    var boundsTime: Double
   }
 
-  let encoding: MILPEncoding
+  private(set) var encoding: MILPEncoding
   let network: Network
   let region: InputRegion
   let label: Int
@@ -30,6 +35,8 @@ final class TargetSearch {
   private var rejectedIncumbent = false
   private var stoppedOnBound = false
   private var nodes = 0
+  private var boundsTime = 0.0
+  private var cutRounds = 0
 
   init(
     encoding: MILPEncoding, network: Network, region: InputRegion, label: Int, target: Int,
@@ -57,7 +64,8 @@ final class TargetSearch {
     Outcome(
       verdict: verdict, settledBy: settledBy, counterexample: counterexample,
       objective: bestObjective, bound: verdict == .robust ? provenBound : nil, nodes: nodes,
-      reason: reason)
+      reason: reason, statistics: encoding.statistics, binaries: encoding.problem.numberOfBinaries,
+      boundsTime: boundsTime)
   }
 
   private func timeOut() -> Outcome {
@@ -65,7 +73,7 @@ final class TargetSearch {
   }
 
   func run() throws -> Outcome {
-    let problem = encoding.problem
+    var problem = encoding.problem
     try encoding.setMargin(label: label, target: target)
     let outputBounds = encoding.bounds.layers[network.layers.count - 1]
     let intervalBound = outputBounds.upper[target] - outputBounds.lower[label]
@@ -93,8 +101,30 @@ final class TargetSearch {
     }
 
     // The objective cut: subproblems whose bound falls below −tolerance become infeasible.
-    try problem.setColumnBounds(
-      encoding.marginColumn!, .between(-tolerance, max(-tolerance, rootBound)))
+    if options.boundMethod == .lp {
+      // Bounds under the cut: often far tighter, since they need hold only for inputs that could
+      // be counterexamples.
+      let cutStart = ContinuousClock.now
+      defer { boundsTime += seconds(ContinuousClock.now - cutStart) }
+      let cutOutcome = try LPBoundTightening.tightenUnderCut(
+        network: network, region: region, bounds: encoding.bounds, label: label, target: target,
+        tolerance: tolerance, dropThreshold: options.dropThreshold,
+        rounds: options.cutTighteningRounds, deadline: deadline)
+      guard case .bounds(let tightened) = cutOutcome else {
+        provenBound = -tolerance
+        return outcome(.robust, .bounds)
+      }
+      var encodingOptions = MILPEncoding.Options()
+      encodingOptions.dropThreshold = options.dropThreshold
+      encodingOptions.marginLowerBound = -tolerance
+      encoding = try MILPEncoding(
+        network: network, region: region, bounds: tightened, options: encodingOptions)
+      try encoding.setMargin(label: label, target: target)
+    } else {
+      try problem.setColumnBounds(
+        encoding.marginColumn!, .between(-tolerance, max(-tolerance, rootBound)))
+    }
+    problem = encoding.problem
     var integerOptions = IntegerOptions()
     integerOptions.branching = .pseudocost
     integerOptions.backtracking = .bestLocalBound
@@ -153,6 +183,21 @@ final class TargetSearch {
         return
       }
       if incumbent > 0 { rejectedIncumbent = true }
+    }
+    // Ideal-formulation cuts at the root only: there they tighten every node's bound; deeper in
+    // the tree each cut round cost more time than the nodes it saved (measured on the seed's hard
+    // robust cases).
+    if tree.reason == .cutGeneration && tree.currentLPIsOptimal && tree.currentLevel == 0 {
+      cutRounds += 1
+      if cutRounds <= options.rootCutRounds {
+        let cuts = encoding.violatedIdealCuts(at: tree.currentLPColumnValues())
+          .sorted { $0.violation > $1.violation }
+          .prefix(options.cutsPerRound)
+        for cut in cuts {
+          try tree.addCut(
+            columns: cut.columns, coefficients: cut.coefficients, upperBound: cut.upperBound)
+        }
+      }
     }
     if tree.reason == .heuristic && tree.currentLPIsOptimal {
       let point = region.project(encoding.inputPoint(from: tree.currentLPColumnValues()))
