@@ -223,19 +223,15 @@ final class TargetSearch {
     }
   }
 
-  /// Re-checks a candidate by the exact forward pass at its projection into the region; records
-  /// and returns whether it is a counterexample.
+  /// Re-checks a candidate (`Counterexample.check`); records and returns whether it is a
+  /// counterexample.
   private func consider(_ candidate: [Double]) -> Bool {
-    let point = region.project(candidate)
-    guard region.contains(point) else { return false }
-    let outputs = network.evaluate(point)
-    let margin = outputs[target] - outputs[label]
-    bestObjective = max(bestObjective ?? -.infinity, margin)
-    let predicted = Network.argmax(outputs)
-    let reached = acceptsAnyLabel ? predicted != label : margin > 0 && predicted != label
-    guard reached else { return false }
-    counterexample = Counterexample(
-      input: point, outputs: outputs, predictedLabel: predicted, distance: region.distance(point))
+    let (found, margin) = Counterexample.check(
+      candidate, network: network, region: region, label: label, target: target,
+      anyLabel: acceptsAnyLabel)
+    if margin > -.infinity { bestObjective = max(bestObjective ?? -.infinity, margin) }
+    guard let found else { return false }
+    counterexample = found
     return true
   }
 }

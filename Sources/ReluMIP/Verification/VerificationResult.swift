@@ -10,6 +10,7 @@ public enum Verdict: String, Sendable, Codable, Equatable {
 
 /// Which step of the pipeline settled the case.
 public enum SettledBy: String, Sendable, Codable, Equatable {
+  case attack
   case bounds
   case heuristic
   case branchAndCut = "branch-and-cut"
@@ -22,6 +23,29 @@ public struct Counterexample: Sendable, Equatable, Codable {
   public var outputs: [Double]
   public var predictedLabel: Int
   public var distance: Double
+
+  /// The re-check every reported counterexample passes: `candidate`, projected into the region
+  /// (solver output carries tolerance-sized violations), lies in the box and within the radius
+  /// (up to 1e-9), and the exact double-precision forward pass there gives
+  /// `output[target] > output[label]` with a predicted label other than `label` (with
+  /// `anyLabel`, just a predicted label other than `label`). Also returns the margin there.
+  public static func check(
+    _ candidate: [Double], network: Network, region: InputRegion, label: Int, target: Int,
+    anyLabel: Bool = false
+  ) -> (counterexample: Counterexample?, margin: Double) {
+    let point = region.project(candidate)
+    guard region.contains(point, distanceTolerance: 1e-9) else { return (nil, -.infinity) }
+    let outputs = network.evaluate(point)
+    let margin = outputs[target] - outputs[label]
+    let predicted = Network.argmax(outputs)
+    let reached = predicted != label && (anyLabel || margin > 0)
+    guard reached else { return (nil, margin) }
+    return (
+      Counterexample(
+        input: point, outputs: outputs, predictedLabel: predicted, distance: region.distance(point)),
+      margin
+    )
+  }
 }
 
 public struct Timings: Sendable, Equatable, Codable {

@@ -5,6 +5,8 @@ public struct VerificationOptions: Sendable {
   /// Wall-clock limit in seconds for the whole run (bounds and search); nil for none.
   public var timeLimit: Double?
   public var boundMethod: BoundMethod = .lp
+  /// Run a gradient attack before building any LP; a re-checked counterexample settles the case.
+  public var attack = true
   /// LP coefficients smaller than this are dropped, their worst case moved into the row bounds.
   public var dropThreshold = 1e-9
   /// A proven bound must be at most −robustTolerance for `robust`: GLPK's LP bounds carry
@@ -68,6 +70,24 @@ public struct Verifier: Sendable {
     let start = clock.now
     let deadline = options.timeLimit.map { start + .seconds($0) }
     let (label, targets) = try targets(for: region, choice: options.target)
+    var timings = Timings()
+
+    if options.attack {
+      for target in targets {
+        let attack = GradientAttack(network: network, region: region)
+        let (point, _) = attack.run(label: label, target: target)
+        let (found, margin) = Counterexample.check(
+          point, network: network, region: region, label: label, target: target,
+          anyLabel: options.target == .all)
+        guard let found else { continue }
+        timings.total = seconds(clock.now - start)
+        timings.solve = timings.total
+        return VerificationResult(
+          verdict: .counterexample, label: label, target: target, targetsSearched: [target],
+          counterexample: found, objective: margin, bound: nil, nodes: 0, binaries: 0,
+          settledBy: .attack, timings: timings, statistics: [], reason: nil)
+      }
+    }
 
     var bounds = IntervalBounds.compute(network: network, region: region)
     if options.boundMethod == .lp {
@@ -75,7 +95,6 @@ public struct Verifier: Sendable {
         network: network, region: region, bounds: bounds, dropThreshold: options.dropThreshold,
         deadline: deadline)
     }
-    var timings = Timings()
     timings.bounds = seconds(clock.now - start)
 
     var encodingOptions = MILPEncoding.Options()

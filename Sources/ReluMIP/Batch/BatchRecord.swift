@@ -1,0 +1,254 @@
+import Foundation
+
+/// What identifies one instance of a batch run: the example, the norm, the radius and the target
+/// choice. A result file holds one line per key (a resumed run skips the keys it finds).
+public struct BatchKey: Hashable, Sendable, Comparable, CustomStringConvertible {
+  public var example: Int
+  /// `l1` or `linf`.
+  public var norm: String
+  public var delta: Double
+  /// `runner-up`, `all` or a label, as `--target` takes it.
+  public var targetChoice: String
+
+  public init(example: Int, norm: String, delta: Double, targetChoice: String) {
+    self.example = example
+    self.norm = norm
+    self.delta = delta
+    self.targetChoice = targetChoice
+  }
+
+  public static func < (a: BatchKey, b: BatchKey) -> Bool {
+    (a.norm, a.targetChoice, a.delta, a.example) < (b.norm, b.targetChoice, b.delta, b.example)
+  }
+
+  public var description: String {
+    "example \(example), \(norm) delta \(delta), target \(targetChoice)"
+  }
+}
+
+/// The outcome of one instance as a result file records it: the three verdicts of `verify`, plus
+/// `error` (the instance could not be run; `reason` holds the message) and `misclassified` (the
+/// network gets the example's true label wrong, so it was not verified).
+public enum BatchOutcome: String, Sendable, Codable, CaseIterable {
+  case robust
+  case counterexample
+  case unknown
+  case error
+  case misclassified
+
+  public init(_ verdict: Verdict) {
+    switch verdict {
+    case .robust: self = .robust
+    case .counterexample: self = .counterexample
+    case .unknown: self = .unknown
+    }
+  }
+}
+
+/// One line of a batch result file (JSON Lines): every field of `relumip verify --json`, the
+/// instance's key, and the settings the instance ran with.
+public struct BatchRecord: Sendable, Equatable, Codable {
+  public var example: Int
+  public var norm: String
+  public var delta: Double
+  public var targetChoice: String
+  public var result: BatchOutcome
+
+  /// The network's label at the example (nil only if the instance failed before computing it).
+  public var label: Int?
+  /// The true label from `--labels`, when given.
+  public var trueLabel: Int?
+  public var target: Int?
+  public var targetsSearched: [Int]?
+  public var predictedLabel: Int?
+  public var objective: Double?
+  public var bound: Double?
+  public var distance: Double?
+  public var counterexample: [Double]?
+  public var counterexampleOutputs: [Double]?
+  public var timeS: Double?
+  public var boundsTimeS: Double?
+  public var solveTimeS: Double?
+  public var nodes: Int?
+  public var binaries: Int?
+  public var settledBy: String?
+  public var layers: [LayerStatistics]?
+  /// Why the result is unknown, the error message, or why the example was not verified.
+  public var reason: String?
+
+  public var model: String
+  public var images: String
+  /// `lo,hi` or `none`, as `--clip` takes it.
+  public var clip: String?
+  public var boundMethod: String?
+  public var timeLimitS: Double?
+  /// The PNG picture of the counterexample, when one was written.
+  public var image: String?
+  /// Why the picture could not be written.
+  public var imageError: String?
+
+  public init(key: BatchKey, result: BatchOutcome, model: String, images: String) {
+    example = key.example
+    norm = key.norm
+    delta = key.delta
+    targetChoice = key.targetChoice
+    self.result = result
+    self.model = model
+    self.images = images
+  }
+
+  public var key: BatchKey {
+    BatchKey(example: example, norm: norm, delta: delta, targetChoice: targetChoice)
+  }
+
+  /// Fills the fields `verify --json` reports from a verification result.
+  public mutating func fill(from verification: VerificationResult) {
+    func finite(_ value: Double?) -> Double? { value.flatMap { $0.isFinite ? $0 : nil } }
+    result = BatchOutcome(verification.verdict)
+    label = verification.label
+    target = verification.target
+    targetsSearched = verification.targetsSearched
+    predictedLabel = verification.counterexample?.predictedLabel
+    objective = finite(verification.objective)
+    bound = finite(verification.bound)
+    distance = verification.counterexample?.distance
+    counterexample = verification.counterexample?.input
+    counterexampleOutputs = verification.counterexample?.outputs
+    timeS = verification.timings.total
+    boundsTimeS = verification.timings.bounds
+    solveTimeS = verification.timings.solve
+    nodes = verification.nodes
+    binaries = verification.binaries
+    settledBy = verification.settledBy.rawValue
+    layers = verification.statistics
+    reason = verification.reason
+  }
+
+  // The keys of `verify --json` (snake case), then the batch's own. The counterexample, by far the
+  // longest field, comes last so that the rest of a line can be read at a glance.
+  enum CodingKeys: String, CodingKey {
+    case example, norm, delta, targetChoice = "target_choice", result, label
+    case trueLabel = "true_label", target, targetsSearched = "targets_searched"
+    case predictedLabel = "predicted_label", objective, bound, distance
+    case timeS = "time_s", boundsTimeS = "bounds_time_s", solveTimeS = "solve_time_s"
+    case nodes, binaries, settledBy = "settled_by", reason, model, images, clip
+    case boundMethod = "bound_method", timeLimitS = "time_limit_s", image
+    case imageError = "image_error", layers, counterexampleOutputs = "counterexample_outputs"
+    case counterexample
+  }
+
+  private enum LayerKeys: String, CodingKey {
+    case name, outputSize = "output_size", variables, constraints, binaries
+    case stableActive = "stable_active", stableInactive = "stable_inactive", unstable
+  }
+
+  public func encode(to encoder: Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(example, forKey: .example)
+    try container.encode(norm, forKey: .norm)
+    try container.encode(delta, forKey: .delta)
+    try container.encode(targetChoice, forKey: .targetChoice)
+    try container.encode(result, forKey: .result)
+    try container.encode(label, forKey: .label)
+    try container.encodeIfPresent(trueLabel, forKey: .trueLabel)
+    try container.encode(target, forKey: .target)
+    try container.encode(targetsSearched, forKey: .targetsSearched)
+    try container.encode(predictedLabel, forKey: .predictedLabel)
+    try container.encode(objective, forKey: .objective)
+    try container.encode(bound, forKey: .bound)
+    try container.encode(distance, forKey: .distance)
+    try container.encode(timeS, forKey: .timeS)
+    try container.encode(boundsTimeS, forKey: .boundsTimeS)
+    try container.encode(solveTimeS, forKey: .solveTimeS)
+    try container.encode(nodes, forKey: .nodes)
+    try container.encode(binaries, forKey: .binaries)
+    try container.encode(settledBy, forKey: .settledBy)
+    try container.encode(reason, forKey: .reason)
+    try container.encode(model, forKey: .model)
+    try container.encode(images, forKey: .images)
+    try container.encodeIfPresent(clip, forKey: .clip)
+    try container.encodeIfPresent(boundMethod, forKey: .boundMethod)
+    try container.encodeIfPresent(timeLimitS, forKey: .timeLimitS)
+    try container.encodeIfPresent(image, forKey: .image)
+    try container.encodeIfPresent(imageError, forKey: .imageError)
+    if let layers {
+      var list = container.nestedUnkeyedContainer(forKey: .layers)
+      for layer in layers {
+        var row = list.nestedContainer(keyedBy: LayerKeys.self)
+        try row.encode(layer.name, forKey: .name)
+        try row.encode(layer.outputSize, forKey: .outputSize)
+        try row.encode(layer.variables, forKey: .variables)
+        try row.encode(layer.constraints, forKey: .constraints)
+        try row.encode(layer.binaries, forKey: .binaries)
+        try row.encode(layer.stableActive, forKey: .stableActive)
+        try row.encode(layer.stableInactive, forKey: .stableInactive)
+        try row.encode(layer.unstable, forKey: .unstable)
+      }
+    } else {
+      try container.encodeNil(forKey: .layers)
+    }
+    try container.encode(counterexampleOutputs, forKey: .counterexampleOutputs)
+    try container.encode(counterexample, forKey: .counterexample)
+  }
+
+  public init(from decoder: Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    example = try container.decode(Int.self, forKey: .example)
+    norm = try container.decode(String.self, forKey: .norm)
+    delta = try container.decode(Double.self, forKey: .delta)
+    targetChoice = try container.decode(String.self, forKey: .targetChoice)
+    result = try container.decode(BatchOutcome.self, forKey: .result)
+    label = try container.decodeIfPresent(Int.self, forKey: .label)
+    trueLabel = try container.decodeIfPresent(Int.self, forKey: .trueLabel)
+    target = try container.decodeIfPresent(Int.self, forKey: .target)
+    targetsSearched = try container.decodeIfPresent([Int].self, forKey: .targetsSearched)
+    predictedLabel = try container.decodeIfPresent(Int.self, forKey: .predictedLabel)
+    objective = try container.decodeIfPresent(Double.self, forKey: .objective)
+    bound = try container.decodeIfPresent(Double.self, forKey: .bound)
+    distance = try container.decodeIfPresent(Double.self, forKey: .distance)
+    counterexample = try container.decodeIfPresent([Double].self, forKey: .counterexample)
+    counterexampleOutputs = try container.decodeIfPresent(
+      [Double].self, forKey: .counterexampleOutputs)
+    timeS = try container.decodeIfPresent(Double.self, forKey: .timeS)
+    boundsTimeS = try container.decodeIfPresent(Double.self, forKey: .boundsTimeS)
+    solveTimeS = try container.decodeIfPresent(Double.self, forKey: .solveTimeS)
+    nodes = try container.decodeIfPresent(Int.self, forKey: .nodes)
+    binaries = try container.decodeIfPresent(Int.self, forKey: .binaries)
+    settledBy = try container.decodeIfPresent(String.self, forKey: .settledBy)
+    reason = try container.decodeIfPresent(String.self, forKey: .reason)
+    model = try container.decodeIfPresent(String.self, forKey: .model) ?? ""
+    images = try container.decodeIfPresent(String.self, forKey: .images) ?? ""
+    clip = try container.decodeIfPresent(String.self, forKey: .clip)
+    boundMethod = try container.decodeIfPresent(String.self, forKey: .boundMethod)
+    timeLimitS = try container.decodeIfPresent(Double.self, forKey: .timeLimitS)
+    image = try container.decodeIfPresent(String.self, forKey: .image)
+    imageError = try container.decodeIfPresent(String.self, forKey: .imageError)
+    if container.contains(.layers), try !container.decodeNil(forKey: .layers) {
+      var list = try container.nestedUnkeyedContainer(forKey: .layers)
+      var rows: [LayerStatistics] = []
+      while !list.isAtEnd {
+        let row = try list.nestedContainer(keyedBy: LayerKeys.self)
+        rows.append(
+          LayerStatistics(
+            name: try row.decode(String.self, forKey: .name),
+            outputSize: try row.decode(Int.self, forKey: .outputSize),
+            variables: try row.decode(Int.self, forKey: .variables),
+            constraints: try row.decode(Int.self, forKey: .constraints),
+            binaries: try row.decode(Int.self, forKey: .binaries),
+            stableActive: try row.decode(Int.self, forKey: .stableActive),
+            stableInactive: try row.decode(Int.self, forKey: .stableInactive),
+            unstable: try row.decode(Int.self, forKey: .unstable)))
+      }
+      layers = rows
+    }
+    guard PerturbationNorm(rawValue: norm) != nil else {
+      throw DecodingError.dataCorruptedError(
+        forKey: .norm, in: container, debugDescription: "unknown norm '\(norm)'")
+    }
+  }
+
+  /// The record as one line of JSON, without the newline.
+  public func jsonLine() throws -> Data {
+    try JSONEncoder().encode(self)
+  }
+}
