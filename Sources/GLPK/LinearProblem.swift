@@ -117,6 +117,8 @@ public final class LinearProblem {
     guard count >= 0, count < Int(Int32.max) - numberOfColumns else {
       throw GLPKError.invalidArgument("cannot add \(count) columns")
     }
+    // Check the bounds before adding anything, so a refused call leaves the problem as it was.
+    _ = try Self.glpkBounds(bounds, what: "new columns")
     let first = numberOfColumns
     guard count > 0 else { return first..<first }
     glp_add_cols(pointer, Int32(count))
@@ -133,6 +135,7 @@ public final class LinearProblem {
     guard count >= 0, count < Int(Int32.max) - numberOfRows else {
       throw GLPKError.invalidArgument("cannot add \(count) rows")
     }
+    _ = try Self.glpkBounds(bounds, what: "new rows")
     let first = numberOfRows
     guard count > 0 else { return first..<first }
     glp_add_rows(pointer, Int32(count))
@@ -323,7 +326,8 @@ public final class LinearProblem {
   public func writeCPLEXLP(to path: String) throws {
     let code = glp_write_lp(pointer, nil, path)
     guard code == 0 else {
-      throw GLPKError.solverFailed(routine: "glp_write_lp", code: code, meaning: "cannot write \(path)")
+      throw GLPKError.solverFailed(
+        routine: "glp_write_lp", code: code, meaning: "cannot write \(path)")
     }
   }
 
@@ -363,7 +367,8 @@ public final class LinearProblem {
     case .range(let lower, let upper):
       let (lower, upper) = (try finite(lower), try finite(upper))
       guard lower <= upper else {
-        throw GLPKError.invalidArgument("\(what): lower bound \(lower) exceeds upper bound \(upper)")
+        throw GLPKError.invalidArgument(
+          "\(what): lower bound \(lower) exceeds upper bound \(upper)")
       }
       return lower == upper ? (GLP_FX, lower, upper) : (GLP_DB, lower, upper)
     }

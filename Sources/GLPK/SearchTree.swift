@@ -78,7 +78,9 @@ public struct SearchTree {
   public var bestActiveBound: Double? {
     let node = glp_ios_best_node(tree)
     guard node != 0 else { return nil }
-    return glp_ios_node_bound(tree, node)
+    // A subproblem whose LP is not solved yet carries ±DBL_MAX: no bound.
+    let bound = glp_ios_node_bound(tree, node)
+    return abs(bound) >= .greatestFiniteMagnitude ? nil : bound
   }
 
   /// The reference number of the current subproblem, or nil outside a subproblem.
@@ -116,7 +118,8 @@ public struct SearchTree {
     }
     let count = Int(glp_get_num_cols(problem))
     guard values.count == count else {
-      throw GLPKError.invalidArgument("offered solution has \(values.count) values for \(count) columns")
+      throw GLPKError.invalidArgument(
+        "offered solution has \(values.count) values for \(count) columns")
     }
     guard values.allSatisfy(\.isFinite) else {
       throw GLPKError.invalidArgument("offered solution has a non-finite value")

@@ -107,18 +107,19 @@ private final class CallbackContext {
 }
 
 /// The C entry point GLPK calls; it captures nothing and finds the Swift closure through `info`.
-private let searchTreeTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void = {
-  tree, info in
-  guard let tree, let info else { return }
-  let context = Unmanaged<CallbackContext>.fromOpaque(info).takeUnretainedValue()
-  guard context.error == nil, let callback = context.callback else { return }
-  do {
-    try callback(SearchTree(tree: tree))
-  } catch {
-    context.error = error
-    glp_ios_terminate(tree)
+private let searchTreeTrampoline:
+  @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void = {
+    tree, info in
+    guard let tree, let info else { return }
+    let context = Unmanaged<CallbackContext>.fromOpaque(info).takeUnretainedValue()
+    guard context.error == nil, let callback = context.callback else { return }
+    do {
+      try callback(SearchTree(tree: tree))
+    } catch {
+      context.error = error
+      glp_ios_terminate(tree)
+    }
   }
-}
 
 // MARK: Terminal output
 
@@ -145,8 +146,9 @@ private final class OutputBox {
 }
 
 /// Returning non-zero tells GLPK that the hook consumed the text.
-private let silentTerminalHook: @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?)
-  -> Int32 = { _, _ in 1 }
+private let silentTerminalHook:
+  @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?)
+    -> Int32 = { _, _ in 1 }
 
 private let forwardingTerminalHook:
   @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?) -> Int32 = { info, text in

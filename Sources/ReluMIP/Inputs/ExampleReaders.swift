@@ -84,7 +84,8 @@ public enum ExampleReader {
       throw InputFileError.unreadable("cannot open: no such file or no permission")
     }
     if let size = attributes[.size] as? Int, size > maximumFileSize {
-      throw InputFileError.unsupported("the file is \(size) bytes, over the limit of \(maximumFileSize)")
+      throw InputFileError.unsupported(
+        "the file is \(size) bytes, over the limit of \(maximumFileSize)")
     }
     guard let data = FileManager.default.contents(atPath: path) else {
       throw InputFileError.unreadable("cannot read the file")

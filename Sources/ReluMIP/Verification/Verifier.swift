@@ -83,7 +83,8 @@ public struct Verifier: Sendable {
         timings.total = seconds(clock.now - start)
         timings.solve = timings.total
         return VerificationResult(
-          verdict: .counterexample, label: label, target: target, targetsSearched: [target],
+          verdict: .counterexample, label: label,
+          target: options.target == .all ? found.predictedLabel : target, targetsSearched: [target],
           counterexample: found, objective: margin, bound: nil, nodes: 0, binaries: 0,
           settledBy: .attack, timings: timings, statistics: [], reason: nil)
       }
@@ -127,7 +128,8 @@ public struct Verifier: Sendable {
       switch outcome.verdict {
       case .counterexample:
         result.verdict = .counterexample
-        result.target = target
+        // With target `all` the point may reach another label than the one searched.
+        result.target = options.target == .all ? outcome.counterexample?.predictedLabel : target
         result.counterexample = outcome.counterexample
         result.settledBy = outcome.settledBy
         unknownReasons.removeAll()

@@ -1,0 +1,255 @@
+import Foundation
+import TestSupport
+import Testing
+
+@testable import ReluMIP
+
+/// A tiny verification case: 2 inputs, 1–2 hidden layers of 2–6 ReLUs, 2–3 outputs, a center in
+/// [0, 1]² and a radius (L∞ 0.05–0.6, L1 0.1–1.2), with the box [0, 1].
+struct TinyCase: CustomStringConvertible {
+  var seed: UInt64
+  var network: Network
+  var region: InputRegion
+
+  var description: String {
+    "seed \(seed) (\(region.norm.symbol) radius \(region.radius), center \(region.center), "
+      + "layers \(network.layers.map { "\($0.inputSize)→\($0.outputSize)" }))"
+  }
+
+  init(seed: UInt64) throws {
+    var generator = SplitMix64(seed: seed)
+    let hidden = (0..<Int(1 + generator.next() % 2)).map { _ in Int(2 + generator.next() % 5) }
+    let outputs = Int(2 + generator.next() % 2)
+    network = RandomNetworks.make(inputs: 2, hidden: hidden, outputs: outputs, using: &generator)
+    let center = RandomNetworks.point(2, using: &generator)
+    let norm: PerturbationNorm = seed % 2 == 0 ? .linf : .l1
+    let radius = norm == .linf ? generator.uniform(0.05, 0.6) : generator.uniform(0.1, 1.2)
+    region = try InputRegion(center: center, norm: norm, radius: radius)
+    self.seed = seed
+  }
+
+  /// Points of the region: a 81 × 81 grid over the per-coordinate ranges (filtered by the ball
+  /// for L1), plus, for L1, points along the ball's boundary clipped into the box.
+  var gridPoints: [[Double]] {
+    let steps = 80
+    var points: [[Double]] = [region.center]
+    points.reserveCapacity((steps + 1) * (steps + 1) + 1601)
+    let (x0, x1) = (region.lowest(0), region.highest(0))
+    let (y0, y1) = (region.lowest(1), region.highest(1))
+    for i in 0...steps {
+      for j in 0...steps {
+        let point = [
+          x0 + (x1 - x0) * Double(i) / Double(steps), y0 + (y1 - y0) * Double(j) / Double(steps),
+        ]
+        if region.contains(point, distanceTolerance: 0) { points.append(point) }
+      }
+    }
+    if region.norm == .l1 {
+      for (sx, sy) in [(1.0, 1.0), (1, -1), (-1, 1), (-1, -1)] {
+        for k in 0...400 {
+          let t = Double(k) / 400
+          let raw = [
+            region.center[0] + sx * t * region.radius,
+            region.center[1] + sy * (1 - t) * region.radius,
+          ]
+          let point = [min(max(raw[0], 0), 1), min(max(raw[1], 0), 1)]
+          if region.contains(point, distanceTolerance: 0) { points.append(point) }
+        }
+      }
+    }
+    return points
+  }
+
+  /// For every output `t`, the largest `output[t] − output[label]` over the grid.
+  func bruteForceMargins(label: Int) -> [Double] {
+    var best = [Double](repeating: -.infinity, count: network.outputSize)
+    for point in gridPoints {
+      let outputs = network.evaluate(point)
+      for t in outputs.indices { best[t] = max(best[t], outputs[t] - outputs[label]) }
+    }
+    return best
+  }
+}
+
+/// Checks one result against the brute-force margins; returns the verdict.
+@discardableResult
+func checkResult(
+  _ result: VerificationResult, case tiny: TinyCase, targets: [Int], margins: [Double],
+  what: String, anyLabel: Bool = false, sourceLocation: SourceLocation = #_sourceLocation
+) -> Verdict {
+  let context = "\(what), \(tiny)"
+  #expect(
+    result.verdict != .unknown, "unknown: \(result.reason ?? "") — \(context)",
+    sourceLocation: sourceLocation)
+  let reachable = targets.contains { margins[$0] > 1e-9 }
+  switch result.verdict {
+  case .robust:
+    #expect(
+      !reachable,
+      "robust, but the grid reaches \(targets.map { margins[$0] }) — \(context)",
+      sourceLocation: sourceLocation)
+    #expect(result.counterexample == nil, sourceLocation: sourceLocation)
+    if let bound = result.bound {
+      let gridBest = targets.map { margins[$0] }.max() ?? -.infinity
+      #expect(
+        bound >= gridBest - 1e-9, "bound \(bound) below the grid's \(gridBest) — \(context)",
+        sourceLocation: sourceLocation)
+    }
+  case .counterexample:
+    guard let counterexample = result.counterexample, let target = result.target else {
+      Issue.record(
+        "counterexample verdict without a point or target — \(context)",
+        sourceLocation: sourceLocation)
+      return result.verdict
+    }
+    let point = counterexample.input
+    #expect(point.count == 2, sourceLocation: sourceLocation)
+    #expect(
+      tiny.region.distance(point) <= tiny.region.radius + 1e-9,
+      "distance \(tiny.region.distance(point)) — \(context)", sourceLocation: sourceLocation)
+    #expect(
+      point.allSatisfy { $0 >= 0 && $0 <= 1 }, "\(point) outside the box — \(context)",
+      sourceLocation: sourceLocation)
+    #expect(
+      targets.contains(target), "target \(target) not among \(targets) — \(context)",
+      sourceLocation: sourceLocation)
+    let outputs = tiny.network.evaluate(point)
+    #expect(
+      Network.argmax(outputs) != result.label, "label unchanged at \(point) — \(context)",
+      sourceLocation: sourceLocation)
+    if anyLabel {
+      // With target `all`, the result names the label the point reaches.
+      #expect(
+        target == Network.argmax(outputs), "\(outputs) at \(point) — \(context)",
+        sourceLocation: sourceLocation)
+    }
+    #expect(
+      outputs[target] > outputs[result.label], "\(outputs) at \(point) — \(context)",
+      sourceLocation: sourceLocation)
+    #expect(
+      counterexample.predictedLabel == Network.argmax(outputs), sourceLocation: sourceLocation)
+    #expect(
+      Compare.maxAbsoluteDifference(counterexample.outputs, outputs) == 0,
+      sourceLocation: sourceLocation)
+    #expect(
+      abs(counterexample.distance - tiny.region.distance(point)) < 1e-12,
+      sourceLocation: sourceLocation)
+  case .unknown:
+    break
+  }
+  return result.verdict
+}
+
+@Suite("Verifier against brute force on tiny networks", .tags(.property))
+struct VerifierPropertyTests {
+  /// 300 seeded cases, in batches so that a failure names its batch and seed.
+  static let batches = Array(0..<12)
+  static let batchSize: UInt64 = 25
+
+  @Test(arguments: batches)
+  func runnerUpAgreesWithBruteForce(batch: Int) throws {
+    var verdicts: [Verdict: Int] = [:]
+    for offset in 0..<Self.batchSize {
+      let tiny = try TinyCase(seed: UInt64(batch) * Self.batchSize + offset + 1)
+      let verifier = Verifier(network: tiny.network)
+      let (label, others) = verifier.labels(at: tiny.region.center)
+      let margins = tiny.bruteForceMargins(label: label)
+      #expect(margins[label] == 0)
+      var byMethod: [BoundMethod: Verdict] = [:]
+      for method in BoundMethod.allCases {
+        var options = VerificationOptions()
+        options.boundMethod = method
+        options.timeLimit = 60
+        let result = try verifier.verify(region: tiny.region, options: options)
+        #expect(result.label == label)
+        #expect(result.targetsSearched == [others[0]])
+        byMethod[method] = checkResult(
+          result, case: tiny, targets: [others[0]], margins: margins,
+          what: "runner-up, \(method) bounds")
+      }
+      #expect(
+        byMethod[.interval] == byMethod[.lp],
+        "interval bounds say \(String(describing: byMethod[.interval])), LP bounds \(String(describing: byMethod[.lp])) — \(tiny)"
+      )
+      verdicts[byMethod[.lp]!, default: 0] += 1
+    }
+    // Both answers occur in every batch, so neither check above is vacuous.
+    #expect(verdicts[.robust, default: 0] >= 3, "verdicts \(verdicts)")
+    #expect(verdicts[.counterexample, default: 0] >= 3, "verdicts \(verdicts)")
+  }
+
+  @Test(arguments: batches)
+  func everyTargetAgreesWithBruteForce(batch: Int) throws {
+    for offset in 0..<Self.batchSize {
+      let tiny = try TinyCase(seed: 10_000 + UInt64(batch) * Self.batchSize + offset)
+      let verifier = Verifier(network: tiny.network)
+      let (label, others) = verifier.labels(at: tiny.region.center)
+      let margins = tiny.bruteForceMargins(label: label)
+      var options = VerificationOptions()
+      options.timeLimit = 60
+      options.target = .all
+      let all = try verifier.verify(region: tiny.region, options: options)
+      #expect(Set(all.targetsSearched).isSubset(of: Set(others)))
+      let allVerdict = checkResult(
+        all, case: tiny, targets: others, margins: margins, what: "target all", anyLabel: true)
+      if allVerdict == .robust {
+        #expect(all.targetsSearched == others, "robust for all must search every label — \(tiny)")
+        // With two outputs, `all` is the single other label.
+        #expect(all.target == (others.count == 1 ? others[0] : nil))
+      }
+      var singleCounterexamples = 0
+      for target in others {
+        options.target = .label(target)
+        options.boundMethod = target % 2 == 0 ? .lp : .interval
+        let single = try verifier.verify(region: tiny.region, options: options)
+        #expect(single.targetsSearched == [target])
+        #expect(single.target == target)
+        if checkResult(
+          single, case: tiny, targets: [target], margins: margins, what: "target \(target)")
+          == .counterexample
+        {
+          singleCounterexamples += 1
+        }
+      }
+      #expect(
+        (allVerdict == .counterexample) == (singleCounterexamples > 0),
+        "target all says \(allVerdict), \(singleCounterexamples) single targets reached — \(tiny)")
+    }
+  }
+
+  @Test func radiusZeroIsRobust() throws {
+    var generator = SplitMix64(seed: 77)
+    for _ in 0..<20 {
+      let network = RandomNetworks.make(inputs: 3, hidden: [5, 4], outputs: 3, using: &generator)
+      let center = RandomNetworks.point(3, using: &generator)
+      for norm in PerturbationNorm.allCases {
+        let result = try Verifier(network: network).verify(
+          region: InputRegion(center: center, norm: norm, radius: 0))
+        #expect(result.verdict == .robust)
+        #expect(result.settledBy == .bounds)
+        if let bound = result.bound {
+          let outputs = network.evaluate(center)
+          let label = Network.argmax(outputs)
+          #expect(bound >= outputs[result.target!] - outputs[label] - 1e-9)
+        }
+      }
+    }
+  }
+
+  @Test func statisticsDescribeTheEncoding() throws {
+    let tiny = try TinyCase(seed: 3)
+    var options = VerificationOptions()
+    options.boundMethod = .interval
+    let result = try Verifier(network: tiny.network).verify(region: tiny.region, options: options)
+    let hidden = tiny.network.hiddenLayerSizes
+    try #require(result.statistics.count == hidden.count + 1, "input row plus one per hidden layer")
+    #expect(result.statistics[0].outputSize == 2)
+    for (row, size) in zip(result.statistics.dropFirst(), hidden) {
+      #expect(row.outputSize == size)
+      #expect(row.stableActive + row.stableInactive + row.unstable == size)
+      #expect(row.binaries == row.unstable)
+    }
+    #expect(result.binaries == result.statistics.reduce(0) { $0 + $1.binaries })
+    #expect(result.timings.total >= result.timings.bounds)
+  }
+}
