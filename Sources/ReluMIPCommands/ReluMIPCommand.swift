@@ -15,10 +15,13 @@ public struct ReluMIPCommand: ParsableCommand {
     abstract: "Find adversarial examples for ReLU networks, or prove none exist, by MILP on GLPK.",
     discussion: """
       Exit status of verify: 0 robust, 10 counterexample found, 20 unknown (time limit or \
-      numerical trouble), 1 error (bad model or input file), 64 usage error.
+      numerical trouble), 1 error (bad model or input file), 64 usage error. Exit status of \
+      batch: 0 every instance has a result, 1 some instances errored, 64 usage error.
       """,
     version: "0.1.0",
-    subcommands: [VerifyCommand.self, InfoCommand.self]
+    subcommands: [
+      VerifyCommand.self, BatchCommand.self, SummarizeCommand.self, InfoCommand.self,
+    ]
   )
 
   public init() {}

@@ -124,22 +124,38 @@ public struct BatchRecord: Sendable, Equatable, Codable {
     reason = verification.reason
   }
 
-  // The keys of `verify --json` (snake case), then the batch's own. The counterexample, by far the
-  // longest field, comes last so that the rest of a line can be read at a glance.
+  // The keys of `verify --json` (snake case), then the batch's own.
   enum CodingKeys: String, CodingKey {
-    case example, norm, delta, targetChoice = "target_choice", result, label
-    case trueLabel = "true_label", target, targetsSearched = "targets_searched"
-    case predictedLabel = "predicted_label", objective, bound, distance
-    case timeS = "time_s", boundsTimeS = "bounds_time_s", solveTimeS = "solve_time_s"
-    case nodes, binaries, settledBy = "settled_by", reason, model, images, clip
-    case boundMethod = "bound_method", timeLimitS = "time_limit_s", image
-    case imageError = "image_error", layers, counterexampleOutputs = "counterexample_outputs"
+    case example, norm, delta
+    case targetChoice = "target_choice"
+    case result, label
+    case trueLabel = "true_label"
+    case target
+    case targetsSearched = "targets_searched"
+    case predictedLabel = "predicted_label"
+    case objective, bound, distance
+    case timeS = "time_s"
+    case boundsTimeS = "bounds_time_s"
+    case solveTimeS = "solve_time_s"
+    case nodes, binaries
+    case settledBy = "settled_by"
+    case reason, model, images, clip
+    case boundMethod = "bound_method"
+    case timeLimitS = "time_limit_s"
+    case image
+    case imageError = "image_error"
+    case layers
+    case counterexampleOutputs = "counterexample_outputs"
     case counterexample
   }
 
   private enum LayerKeys: String, CodingKey {
-    case name, outputSize = "output_size", variables, constraints, binaries
-    case stableActive = "stable_active", stableInactive = "stable_inactive", unstable
+    case name
+    case outputSize = "output_size"
+    case variables, constraints, binaries
+    case stableActive = "stable_active"
+    case stableInactive = "stable_inactive"
+    case unstable
   }
 
   public func encode(to encoder: Encoder) throws {
@@ -247,8 +263,11 @@ public struct BatchRecord: Sendable, Equatable, Codable {
     }
   }
 
-  /// The record as one line of JSON, without the newline.
+  /// The record as one line of JSON, without the newline; keys sorted, so equal records give
+  /// equal lines.
   public func jsonLine() throws -> Data {
-    try JSONEncoder().encode(self)
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return try encoder.encode(self)
   }
 }

@@ -92,7 +92,8 @@ public final class BatchRunner: Sendable {
       if let trueLabels = configuration.trueLabels {
         guard instance.example < trueLabels.count else {
           throw BatchSpecError(
-            "the labels file holds \(trueLabels.count) labels, none for example \(instance.example)")
+            "the labels file holds \(trueLabels.count) labels, none for example \(instance.example)"
+          )
         }
         let trueLabel = trueLabels[instance.example]
         record.trueLabel = trueLabel
@@ -100,7 +101,8 @@ public final class BatchRunner: Sendable {
         if predicted != trueLabel {
           record.result = .misclassified
           record.label = predicted
-          record.reason = "the network labels the example \(predicted), its true label is \(trueLabel)"
+          record.reason =
+            "the network labels the example \(predicted), its true label is \(trueLabel)"
           return record
         }
       }
@@ -130,7 +132,8 @@ public final class BatchRunner: Sendable {
 
   /// The file name of an instance's counterexample picture, e.g. `example-26_l1_delta-5.0.png`.
   public static func pictureName(_ key: BatchKey) -> String {
-    let target = key.targetChoice == TargetChoice.runnerUp.description ? "" : "_target-\(key.targetChoice)"
+    let target =
+      key.targetChoice == TargetChoice.runnerUp.description ? "" : "_target-\(key.targetChoice)"
     return "example-\(key.example)_\(key.norm)_delta-\(key.delta)\(target).png"
   }
 

@@ -38,12 +38,14 @@ public enum ExampleSelection: Sendable, Equatable, CustomStringConvertible {
             "'\(item)' is not a range FIRST..LAST of whole numbers ≥ 0 (both ends included)")
         }
         guard lower <= upper else {
-          throw BatchSpecError("the range '\(item)' runs backwards: its first end is above its last")
+          throw BatchSpecError(
+            "the range '\(item)' runs backwards: its first end is above its last")
         }
         range = lower...upper
       } else {
         guard let index = Self.index(item) else {
-          throw BatchSpecError("'\(item)' is not an example index (a whole number ≥ 0) or a range FIRST..LAST")
+          throw BatchSpecError(
+            "'\(item)' is not an example index (a whole number ≥ 0) or a range FIRST..LAST")
         }
         range = index...index
       }

@@ -1,5 +1,4 @@
 import Foundation
-
 // POSIX calls (open, flock, ftruncate, write, fsync) for appends that reach the disk; the
 // package targets Linux (GLPK and zlib from Debian packages).
 import Glibc
@@ -44,7 +43,8 @@ public enum ResultStoreError: Error, Equatable, CustomStringConvertible {
   public var description: String {
     switch self {
     case .exists(let path):
-      return "\(path) exists and is not empty: pass --resume to continue the run it holds, or choose another output file"
+      return
+        "\(path) exists and is not empty: pass --resume to continue the run it holds, or choose another output file"
     case .malformedLine(let path, let line, let problem):
       return "\(path): line \(line) is not a batch result record (\(problem))"
     case .io(let path, let operation, let errno):
@@ -71,8 +71,11 @@ public final class ResultStore: @unchecked Sendable {
   /// or a last line that is not a valid record) is reported in `tornLine`, not thrown; an invalid
   /// line before the last throws.
   public static func read(path: String) throws -> ResultFileContents {
+    guard FileManager.default.fileExists(atPath: path) else {
+      throw ResultStoreError.io(path: path, operation: "reading", errno: ENOENT)
+    }
     guard let data = FileManager.default.contents(atPath: path) else {
-      throw ResultStoreError.io(path: path, operation: "reading", errno: errno == 0 ? ENOENT : errno)
+      throw ResultStoreError.io(path: path, operation: "reading", errno: EACCES)
     }
     return try parse(data, path: path)
   }
@@ -151,13 +154,15 @@ public final class ResultStore: @unchecked Sendable {
       guard ftruncate(descriptor, off_t(contents.validLength)) == 0, fsync(descriptor) == 0 else {
         let code = errno
         Glibc.close(descriptor)
-        throw ResultStoreError.io(path: path, operation: "cutting off the torn last line", errno: code)
+        throw ResultStoreError.io(
+          path: path, operation: "cutting off the torn last line", errno: code)
       }
     }
     if !existed {
       // Make the new file's directory entry durable too.
       let directory = (path as NSString).deletingLastPathComponent
-      let directoryDescriptor = Glibc.open(directory.isEmpty ? "." : directory, O_RDONLY | O_CLOEXEC)
+      let directoryDescriptor = Glibc.open(
+        directory.isEmpty ? "." : directory, O_RDONLY | O_CLOEXEC)
       if directoryDescriptor >= 0 {
         _ = fsync(directoryDescriptor)
         Glibc.close(directoryDescriptor)

@@ -1,5 +1,5 @@
-import Foundation
 internal import CZlib
+import Foundation
 
 /// gzip decompression through zlib, for `.gz` example files.
 enum Gzip {
@@ -10,8 +10,9 @@ enum Gzip {
   static func decompress(_ data: Data) throws -> Data {
     var stream = z_stream()
     // 16 + MAX_WBITS: expect a gzip header and trailer.
-    guard inflateInit2_(&stream, 16 + MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
-      == Z_OK
+    guard
+      inflateInit2_(&stream, 16 + MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+        == Z_OK
     else {
       throw InputFileError.unreadable("zlib could not start")
     }
@@ -43,5 +44,30 @@ enum Gzip {
       } while status != Z_STREAM_END
     }
     return output
+  }
+}
+
+/// zlib's deflate and CRC-32, for the PNG files ReluMIP writes.
+enum Zlib {
+  /// `bytes` compressed in the zlib format (RFC 1950), as a PNG's IDAT chunks hold them; nil if
+  /// zlib fails (out of memory).
+  static func compress(_ bytes: [UInt8], level: Int32 = Z_BEST_COMPRESSION) -> [UInt8]? {
+    var length = compressBound(uLong(bytes.count))
+    var output = [UInt8](repeating: 0, count: Int(length))
+    let status = output.withUnsafeMutableBufferPointer { target in
+      bytes.withUnsafeBufferPointer { source in
+        compress2(target.baseAddress, &length, source.baseAddress, uLong(source.count), level)
+      }
+    }
+    guard status == Z_OK else { return nil }
+    output.removeSubrange(Int(length)...)
+    return output
+  }
+
+  /// The CRC-32 of `bytes` (ISO 3309, as PNG chunks carry it), continuing from `crc`.
+  static func crc32(_ bytes: [UInt8], continuing crc: UInt32 = 0) -> UInt32 {
+    bytes.withUnsafeBufferPointer { buffer in
+      UInt32(CZlib.crc32(uLong(crc), buffer.baseAddress, uInt(buffer.count)))
+    }
   }
 }
