@@ -100,6 +100,10 @@ echo "==> $("$PROTOC" --version), protoc-gen-swift $plugin_version: $proto_file"
   --swift_out="$out" \
   "$proto_file"
 
+# Generated code is not ours to format: tell `swift format lint` to skip the file.
+{ echo "// swift-format-ignore-file"; cat "$out/onnx.pb.swift"; } > "$out/onnx.pb.swift.tmp"
+mv "$out/onnx.pb.swift.tmp" "$out/onnx.pb.swift"
+
 if [[ "$mode" == check ]]; then
   if diff -u "$generated" "$out/onnx.pb.swift"; then
     echo "onnx.pb.swift is up to date"

@@ -20,7 +20,8 @@ struct InfoCommand: ParsableCommand {
     for (index, layer) in network.layers.enumerated() {
       let tiny = layer.weights.filter { $0 != 0 && abs($0) < 1e-9 }.count
       rows.append([
-        "dense \(index + 1)", "\(layer.inputSize)", "\(layer.outputSize)", layer.activation.rawValue,
+        "dense \(index + 1)", "\(layer.inputSize)", "\(layer.outputSize)",
+        layer.activation.rawValue,
         "\(layer.weights.count + layer.bias.count)", "\(tiny)",
       ])
     }

@@ -19,11 +19,17 @@ struct VerifyReport: Encodable {
   }
 
   private enum CodingKeys: String, CodingKey {
-    case result, label, target, targetsSearched = "targets_searched"
-    case predictedLabel = "predicted_label", objective, bound, distance, counterexample
+    case result, label, target
+    case targetsSearched = "targets_searched"
+    case predictedLabel = "predicted_label"
+    case objective, bound, distance, counterexample
     case counterexampleOutputs = "counterexample_outputs"
-    case timeS = "time_s", boundsTimeS = "bounds_time_s", solveTimeS = "solve_time_s"
-    case nodes, binaries, settledBy = "settled_by", layers, reason
+    case timeS = "time_s"
+    case boundsTimeS = "bounds_time_s"
+    case solveTimeS = "solve_time_s"
+    case nodes, binaries
+    case settledBy = "settled_by"
+    case layers, reason
     case model, images, example, norm, delta
   }
 
@@ -38,8 +44,12 @@ struct VerifyReport: Encodable {
     var unstable: Int
 
     enum CodingKeys: String, CodingKey {
-      case name, outputSize = "output_size", variables, constraints, binaries
-      case stableActive = "stable_active", stableInactive = "stable_inactive", unstable
+      case name
+      case outputSize = "output_size"
+      case variables, constraints, binaries
+      case stableActive = "stable_active"
+      case stableInactive = "stable_inactive"
+      case unstable
     }
   }
 
@@ -110,8 +120,11 @@ enum HumanReport {
     lines.append(
       "  target:          \(result.target.map(String.init) ?? "any of \(result.targetsSearched)")")
     if let counterexample = result.counterexample {
-      lines.append("  new label:       \(counterexample.predictedLabel) (re-checked by an exact forward pass)")
-      lines.append("  distance:        \(format(counterexample.distance)) (\(report.norm.symbol), budget \(format(report.delta)))")
+      lines.append(
+        "  new label:       \(counterexample.predictedLabel) (re-checked by an exact forward pass)")
+      lines.append(
+        "  distance:        \(format(counterexample.distance)) (\(report.norm.symbol), budget \(format(report.delta)))"
+      )
       lines.append("  margin:          \(format(result.objective ?? .nan))")
     }
     if let bound = result.bound, bound.isFinite {
@@ -121,7 +134,9 @@ enum HumanReport {
       "  time:            \(format(result.timings.total)) s (bounds \(format(result.timings.bounds)) s, "
         + "solve \(format(result.timings.solve)) s)")
     lines.append("  B&B nodes:       \(result.nodes), binaries: \(result.binaries)")
-    if let counterexample = result.counterexample, let (height, width) = imageSize(imageShape, count: center.count) {
+    if let counterexample = result.counterexample,
+      let (height, width) = imageSize(imageShape, count: center.count)
+    {
       lines.append("")
       lines.append(
         renderImages(
@@ -135,11 +150,14 @@ enum HumanReport {
   }
 
   static func layerTable(_ statistics: [LayerStatistics]) -> String {
-    let header = ["Layer", "Output", "Variables", "Constraints", "Binaries", "Active", "Inactive", "Unstable"]
+    let header = [
+      "Layer", "Output", "Variables", "Constraints", "Binaries", "Active", "Inactive", "Unstable",
+    ]
     var rows = [header]
     for row in statistics {
       rows.append([
-        row.name, "(\(row.outputSize))", "\(row.variables)", "\(row.constraints)", "\(row.binaries)",
+        row.name, "(\(row.outputSize))", "\(row.variables)", "\(row.constraints)",
+        "\(row.binaries)",
         "\(row.stableActive)", "\(row.stableInactive)", "\(row.unstable)",
       ])
     }
@@ -179,7 +197,8 @@ enum HumanReport {
   static func renderImages(_ panels: [(String, [Double])], height: Int, width: Int) -> String {
     let shades = Array(" .:-=+*#%@")
     var lines = [
-      panels.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) }.joined(separator: "   ")
+      panels.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) }.joined(
+        separator: "   ")
     ]
     let scales = panels.map { panel -> (Double, Double) in
       let (low, high) = (panel.1.min() ?? 0, panel.1.max() ?? 1)
@@ -203,6 +222,95 @@ enum HumanReport {
       }
       lines.append(parts.joined(separator: "   "))
     }
+    return lines.joined(separator: "\n")
+  }
+}
+
+/// The result of `verify --minimize-distance`.
+struct DistortionReport: Encodable {
+  var model: String
+  var example: Int
+  var norm: PerturbationNorm
+  var result: DistortionResult
+
+  /// Whether the search ran to the end and found no counterexample within the search radius.
+  var isRobust: Bool { result.complete && result.counterexample == nil }
+
+  var verdict: Verdict {
+    if result.counterexample != nil { return .counterexample }
+    return isRobust ? .robust : .unknown
+  }
+
+  var exitCode: Int32 {
+    switch verdict {
+    case .robust: return VerificationExitCode.robust
+    case .counterexample: return VerificationExitCode.counterexample
+    case .unknown: return VerificationExitCode.unknown
+    }
+  }
+
+  private enum CodingKeys: String, CodingKey {
+    case result, label
+    case targetsSearched = "targets_searched"
+    case predictedLabel = "predicted_label"
+    case distance
+    case lowerBound = "lower_bound"
+    case searchRadius = "search_radius"
+    case complete
+    case counterexample
+    case timeS = "time_s"
+    case nodes, reason, model, example, norm, steps
+  }
+
+  func encode(to encoder: Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(verdict.rawValue, forKey: .result)
+    try container.encode(result.label, forKey: .label)
+    try container.encode(result.targetsSearched, forKey: .targetsSearched)
+    try container.encode(result.counterexample?.predictedLabel, forKey: .predictedLabel)
+    try container.encode(result.distance, forKey: .distance)
+    try container.encode(result.lowerBound, forKey: .lowerBound)
+    try container.encode(result.searchRadius, forKey: .searchRadius)
+    try container.encode(result.complete, forKey: .complete)
+    try container.encode(result.counterexample?.input, forKey: .counterexample)
+    try container.encode(result.timings.total, forKey: .timeS)
+    try container.encode(result.nodes, forKey: .nodes)
+    try container.encode(result.reason, forKey: .reason)
+    try container.encode(model, forKey: .model)
+    try container.encode(example, forKey: .example)
+    try container.encode(norm.rawValue, forKey: .norm)
+    try container.encode(
+      result.steps.map { ["radius": $0.radius, "time_s": $0.time] }, forKey: .steps)
+  }
+
+  func jsonString() throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return String(decoding: try encoder.encode(self), as: UTF8.self)
+  }
+
+  func text() -> String {
+    let format = HumanReport.format
+    var lines = [
+      "Model \(model), example \(example): smallest \(norm.symbol) distance that changes the label "
+        + "(searched up to \(format(result.searchRadius)))"
+    ]
+    if let counterexample = result.counterexample {
+      lines.append(
+        "  counterexample at distance \(format(counterexample.distance)), new label "
+          + "\(counterexample.predictedLabel) (re-checked)")
+    } else {
+      lines.append("  no counterexample found within \(format(result.searchRadius))")
+    }
+    lines.append("  proven lower bound: \(format(result.lowerBound)) (robust at that radius)")
+    for step in result.steps {
+      lines.append(
+        "    radius \(format(step.radius)): \(step.verdict.rawValue) in \(format(step.time)) s")
+    }
+    if let reason = result.reason { lines.append("  incomplete: \(reason)") }
+    lines.append(
+      "  time: \(format(result.timings.total)) s, B&B nodes: \(result.nodes), label at center: "
+        + "\(result.label)")
     return lines.joined(separator: "\n")
   }
 }

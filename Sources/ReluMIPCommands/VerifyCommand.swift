@@ -31,7 +31,9 @@ struct ClipArgument: ExpressibleByArgument {
       box = nil
       return
     }
-    let parts = argument.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+    let parts = argument.split(separator: ",").map {
+      Double($0.trimmingCharacters(in: .whitespaces))
+    }
     guard parts.count == 2, let lower = parts[0], let upper = parts[1], !lower.isNaN, !upper.isNaN,
       lower <= upper
     else { return nil }
@@ -49,20 +51,29 @@ struct PropertyOptions: ParsableArguments {
 
   @Option(
     help: ArgumentHelp(
-      "The wrong label to reach: runner-up (the second-highest output), all (any other label), or a label.",
+      "The wrong label to reach: runner-up (the second-highest output; the default), all (any other label), or a label.",
       valueName: "runner-up|all|LABEL"))
-  var target: TargetArgument = TargetArgument(argument: "runner-up")!
+  var target: TargetArgument?
 
   @Option(
     help: ArgumentHelp(
-      "The box intersected with the ball: lo,hi for every input, or none.", valueName: "lo,hi|none"))
-  var clip: ClipArgument = ClipArgument(argument: "0,1")!
+      "The box intersected with the ball: lo,hi for every input (default 0,1), or none.",
+      valueName: "lo,hi|none"))
+  var clip: ClipArgument?
 
   @Option(help: "Wall-clock limit in seconds for the whole run; past it the answer is unknown.")
   var timeLimit: Double?
 
   @Option(help: "How big-M bounds are computed: interval or lp (tighter).")
   var bounds: BoundMethod = .lp
+
+  var targetChoice: TargetChoice { target?.choice ?? .runnerUp }
+
+  /// The box: [0, 1] unless `--clip` says otherwise; nil for `--clip none`.
+  var box: (Double, Double)? {
+    guard let clip else { return (0, 1) }
+    return clip.box
+  }
 
   func validate() throws {
     guard delta.isFinite, delta >= 0 else {
@@ -75,7 +86,7 @@ struct PropertyOptions: ParsableArguments {
 
   func verificationOptions(verbose: Bool) -> VerificationOptions {
     var options = VerificationOptions()
-    options.target = target.choice
+    options.target = targetChoice
     options.timeLimit = timeLimit
     options.boundMethod = bounds
     if verbose {
@@ -114,6 +125,18 @@ struct VerifyCommand: ParsableCommand {
   @Flag(help: "Show GLPK's output and progress on stderr.")
   var verbose = false
 
+  @Flag(
+    help: """
+      Find the smallest distance (in --norm, up to --delta) at which the label changes, with a       proven lower bound, instead of deciding the radius --delta.
+      """)
+  var minimizeDistance = false
+
+  @Option(
+    help: ArgumentHelp(
+      "Write original | counterexample | difference as a PNG picture (image-shaped inputs, when a counterexample is found).",
+      valueName: "file.png"))
+  var saveImage: String?
+
   func validate() throws {
     guard example >= 0 else { throw ValidationError("--example must be ≥ 0") }
   }
@@ -123,11 +146,19 @@ struct VerifyCommand: ParsableCommand {
     let examples = try ExampleReader.read(path: images)
     let center = try examples.example(example)
     let region = try InputRegion(
-      center: center, norm: property.norm, radius: property.delta, box: property.clip.box)
+      center: center, norm: property.norm, radius: property.delta, box: property.box)
     let verifier = Verifier(network: network)
-    _ = try verifier.targets(for: region, choice: property.target.choice)
+    _ = try verifier.targets(for: region, choice: property.targetChoice)
     if verbose {
       FileHandle.standardError.write(Data("verifying example \(example) of \(images)\n".utf8))
+    }
+    if minimizeDistance {
+      let result = try verifier.minimizeDistortion(
+        region: region, options: property.verificationOptions(verbose: verbose))
+      let report = DistortionReport(
+        model: model, example: example, norm: property.norm, result: result)
+      print(json ? try report.jsonString() : report.text())
+      throw ExitCode(report.exitCode)
     }
     let result = try verifier.verify(
       region: region, options: property.verificationOptions(verbose: verbose))
@@ -141,6 +172,10 @@ struct VerifyCommand: ParsableCommand {
         HumanReport.render(
           report: report, network: verifier.network, center: center,
           imageShape: network.inputShape))
+    }
+    if let saveImage {
+      try CounterexamplePictureFile.save(
+        to: saveImage, center: center, result: result, inputShape: network.inputShape)
     }
     throw ExitCode(report.exitCode)
   }

@@ -38,7 +38,8 @@ enum LPBoundTightening {
           network: network, region: region, bounds: bounds, options: options)
         for i in candidates {
           if let deadline, ContinuousClock.now >= deadline { return bounds }
-          let expression = encoding.expression(layer: layer, neuron: i, inputs: encoding.layerInputs)
+          let expression = encoding.expression(
+            layer: layer, neuron: i, inputs: encoding.layerInputs)
           let (kept, slack) = encoding.split(expression)
           try encoding.problem.setObjective(
             columns: kept.map(\.column), coefficients: kept.map(\.coefficient))
@@ -115,8 +116,7 @@ enum LPBoundTightening {
             if maximize ? current.upper[i] <= 0 : current.lower[i] >= 0 { continue }
             encoding.problem.direction = maximize ? .maximize : .minimize
             let end = try encoding.problem.simplex(lpOptions)
-            if end == .noPrimalFeasibleSolution || encoding.problem.status == .noFeasibleSolution
-            {
+            if end == .noPrimalFeasibleSolution || encoding.problem.status == .noFeasibleSolution {
               return .infeasible
             }
             guard end == .solved, encoding.problem.status == .optimal else {
@@ -146,7 +146,9 @@ enum LPBoundTightening {
         }
       }
       // Another round pays only when this one stabilised neurons or moved bounds noticeably.
-      if bounds.unstableCount == unstableBefore && improvement < 1e-3 * Double(max(unstableBefore, 1)) {
+      if bounds.unstableCount == unstableBefore
+        && improvement < 1e-3 * Double(max(unstableBefore, 1))
+      {
         break
       }
     }

@@ -171,7 +171,8 @@ final class MILPEncoding {
     }
     var inputRows = 0
     if region.norm == .l1 && !l1Terms.isEmpty {
-      try addRow(AffineExpression(constant: 0, terms: l1Terms), lower: -.infinity, upper: region.radius)
+      try addRow(
+        AffineExpression(constant: 0, terms: l1Terms), lower: -.infinity, upper: region.radius)
       inputRows = 1
     }
     statistics.append(
@@ -210,14 +211,16 @@ final class MILPEncoding {
           let definitionRow = try addRow(definition, lower: 0, upper: 0)
           unstableNeurons.append((z, y, a, definitionRow))
           // y ≥ z
-          try addRow(AffineExpression(constant: 0, terms: [(y, 1), (z, -1)]), lower: 0, upper: .infinity)
+          try addRow(
+            AffineExpression(constant: 0, terms: [(y, 1), (z, -1)]), lower: 0, upper: .infinity)
           // y ≤ z − l(1 − a)  ⇔  y − z − l·a ≤ −l
           try addRow(
             AffineExpression(constant: 0, terms: [(y, 1), (z, -1), (a, -lower)]),
             lower: -.infinity, upper: -lower)
           // y ≤ u·a
           try addRow(
-            AffineExpression(constant: 0, terms: [(y, 1), (a, -upper)]), lower: -.infinity, upper: 0)
+            AffineExpression(constant: 0, terms: [(y, 1), (a, -upper)]), lower: -.infinity, upper: 0
+          )
           encodings.append(.unstable(z: z, y: y, a: a))
           outputs.append(AffineExpression(constant: 0, terms: [(y, 1)]))
         }
@@ -281,7 +284,8 @@ final class MILPEncoding {
     let outputBounds = bounds.layers[network.layers.count - 1]
     let upperBound = outputBounds.upper[target] - outputBounds.lower[label]
     let lowerBound = max(
-      outputBounds.lower[target] - outputBounds.upper[label], options.marginLowerBound ?? -.infinity)
+      outputBounds.lower[target] - outputBounds.upper[label], options.marginLowerBound ?? -.infinity
+    )
     if let marginRow {
       // The margin row is always the last one, so deleting it renumbers nothing else.
       try problem.deleteRows([marginRow])
@@ -374,7 +378,9 @@ final class MILPEncoding {
       // Widen by the rounding error of the sums, so the cut never cuts off a true point.
       let magnitude = coefficients.reduce(0) { $0 + abs($1) } + abs(constant) + abs(offset)
       cuts.append(
-        Cut(columns: columns, coefficients: coefficients, upperBound: constant + roundingMargin(magnitude) * 10,
+        Cut(
+          columns: columns, coefficients: coefficients,
+          upperBound: constant + roundingMargin(magnitude) * 10,
           violation: violation))
     }
     return cuts

@@ -26,6 +26,8 @@ public enum ModelLoader {
     if lowered.hasSuffix(".onnx") { return try ONNXReader.read(path: path) }
     throw ModelError(
       file: path,
-      reason: "unknown model format (supported: \(supportedExtensions.map { "." + $0 }.joined(separator: ", ")))")
+      reason:
+        "unknown model format (supported: \(supportedExtensions.map { "." + $0 }.joined(separator: ", ")))"
+    )
   }
 }

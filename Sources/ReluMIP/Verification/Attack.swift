@@ -8,7 +8,8 @@ struct GradientAttack {
   var restarts = 3
   var seed: UInt64 = 0x5EED
 
-  /// The best point found and its margin.
+  /// The best point found and its margin; the first run starts at the center, the others at
+  /// random points of the region.
   func run(label: Int, target: Int) -> (point: [Double], margin: Double) {
     var generator = AttackSeedGenerator(seed: seed ^ UInt64(target &* 7919 &+ label))
     var best = (point: region.center, margin: margin(region.center, label: label, target: target))
@@ -73,7 +74,8 @@ struct GradientAttack {
       }
     case .l1:
       let movable = result.indices.filter { j in
-        gradient[j] > 0 ? result[j] < region.highest(j) : gradient[j] < 0 && result[j] > region.lowest(j)
+        gradient[j] > 0
+          ? result[j] < region.highest(j) : gradient[j] < 0 && result[j] > region.lowest(j)
       }
       var budget = stepSize
       for j in movable.sorted(by: { abs(gradient[$0]) > abs(gradient[$1]) }) where budget > 0 {
@@ -100,7 +102,11 @@ struct GradientAttack {
     var high = offsets.map(abs).max() ?? 0
     for _ in 0..<60 {
       let middle = (low + high) / 2
-      if shrunk(middle).reduce(0, { $0 + abs($1) }) > region.radius { low = middle } else { high = middle }
+      if shrunk(middle).reduce(0, { $0 + abs($1) }) > region.radius {
+        low = middle
+      } else {
+        high = middle
+      }
     }
     let result = zip(region.center, shrunk(high)).map { $0 + $1 }
     return region.project(result)

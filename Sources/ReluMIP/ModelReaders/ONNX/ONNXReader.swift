@@ -55,7 +55,9 @@ struct PendingAffine {
         if coefficient == 0 { continue }
         b[r] += coefficient * bias[k]
         if let weights {
-          for j in 0..<inputSize { w[r * inputSize + j] += coefficient * weights[k * inputSize + j] }
+          for j in 0..<inputSize {
+            w[r * inputSize + j] += coefficient * weights[k * inputSize + j]
+          }
         } else {
           w[r * inputSize + k] += coefficient * scale[k]
         }
@@ -109,7 +111,8 @@ public enum ONNXReader {
       model = try Onnx_ModelProto(serializedBytes: data)
     } catch {
       throw ModelError(
-        file: file, reason: "not a valid ONNX file (the protobuf is truncated or corrupt: \(error))")
+        file: file, reason: "not a valid ONNX file (the protobuf is truncated or corrupt: \(error))"
+      )
     }
     guard model.hasGraph else { throw ModelError(file: file, reason: "the model has no graph") }
     var interpreter = GraphInterpreter(file: file, graph: model.graph)
@@ -284,7 +287,8 @@ private struct GraphInterpreter {
     var dims = target.values.map { Int($0) }
     for (axis, dim) in dims.enumerated() where dim == 0 && allowZero == 0 {
       guard axis < shape.count else {
-        throw error("shape entry 0 at axis \(axis) has no input dimension to copy", node: node, index: index)
+        throw error(
+          "shape entry 0 at axis \(axis) has no input dimension to copy", node: node, index: index)
       }
       dims[axis] = shape[axis]
     }
@@ -300,7 +304,8 @@ private struct GraphInterpreter {
       dims[axis] = size / known
     }
     guard dims.reduce(1, *) == size else {
-      throw error("cannot reshape shape \(shape) (\(size) values) to \(dims)", node: node, index: index)
+      throw error(
+        "cannot reshape shape \(shape) (\(size) values) to \(dims)", node: node, index: index)
     }
     return dims
   }
@@ -312,7 +317,8 @@ private struct GraphInterpreter {
     }
     if node.opType == "Squeeze" {
       let rank = shape.count
-      let chosen = Set((axes ?? shape.indices.filter { shape[$0] == 1 }).map { $0 < 0 ? $0 + rank : $0 })
+      let chosen = Set(
+        (axes ?? shape.indices.filter { shape[$0] == 1 }).map { $0 < 0 ? $0 + rank : $0 })
       guard chosen.allSatisfy({ $0 >= 0 && $0 < rank && shape[$0] == 1 }) else {
         throw error("cannot squeeze axes \(axes ?? []) of shape \(shape)", node: node, index: index)
       }
@@ -460,7 +466,8 @@ private struct GraphInterpreter {
         index: index)
     }
     guard path.shape.count >= 2 || dataFirst else {
-      throw error("data of shape \(path.shape) cannot be the right operand", node: node, index: index)
+      throw error(
+        "data of shape \(path.shape) cannot be the right operand", node: node, index: index)
     }
     let inputSize = path.size
     var result = path
@@ -477,10 +484,13 @@ private struct GraphInterpreter {
       var m = [Double](repeating: 0, count: rows * n * inputSize)
       for r in 0..<rows {
         for col in 0..<n {
-          for kk in 0..<k { m[(r * n + col) * inputSize + r * k + kk] = weights.values[kk * n + col] }
+          for kk in 0..<k {
+            m[(r * n + col) * inputSize + r * k + kk] = weights.values[kk * n + col]
+          }
         }
       }
-      result.pending = path.pending.linear(m, rows: rows * n, shift: [Double](repeating: 0, count: rows * n))
+      result.pending = path.pending.linear(
+        m, rows: rows * n, shift: [Double](repeating: 0, count: rows * n))
       result.shape = Array(path.shape.dropLast()) + [n]
     } else {
       // (M, K) @ (…, K, C)
@@ -495,7 +505,9 @@ private struct GraphInterpreter {
       var m = [Double](repeating: 0, count: rows * columns * inputSize)
       for r in 0..<rows {
         for c in 0..<columns {
-          for kk in 0..<k { m[(r * columns + c) * inputSize + kk * columns + c] = weights.values[r * k + kk] }
+          for kk in 0..<k {
+            m[(r * columns + c) * inputSize + kk * columns + c] = weights.values[r * k + kk]
+          }
         }
       }
       result.pending = path.pending.linear(
@@ -522,7 +534,8 @@ private struct GraphInterpreter {
     case "value": return try decode(attribute.t, what: "node '\(node.name)' value")
     case "value_float": return ConstantTensor(shape: [], values: [Double(attribute.f)])
     case "value_floats":
-      return ConstantTensor(shape: [attribute.floats.count], values: attribute.floats.map(Double.init))
+      return ConstantTensor(
+        shape: [attribute.floats.count], values: attribute.floats.map(Double.init))
     case "value_int": return ConstantTensor(shape: [], values: [Double(attribute.i)])
     case "value_ints":
       return ConstantTensor(shape: [attribute.ints.count], values: attribute.ints.map(Double.init))
@@ -534,7 +547,9 @@ private struct GraphInterpreter {
   // MARK: Tensors
 
   func decode(_ tensor: Onnx_TensorProto, what: String) throws -> ConstantTensor {
-    func fail(_ reason: String) -> ModelError { ModelError(file: file, location: what, reason: reason) }
+    func fail(_ reason: String) -> ModelError {
+      ModelError(file: file, location: what, reason: reason)
+    }
     if tensor.dataLocation == .external || !tensor.externalData.isEmpty {
       throw fail("external tensor data is not supported (save the model with its weights inside)")
     }
@@ -556,23 +571,29 @@ private struct GraphInterpreter {
       }
       return (0..<count).map { index in
         let offset = index * width
-        let bits = (0..<width).reduce(UInt64(0)) { $0 | UInt64(raw[offset + $1]) << (8 * UInt64($1)) }
+        let bits = (0..<width).reduce(UInt64(0)) {
+          $0 | UInt64(raw[offset + $1]) << (8 * UInt64($1))
+        }
         return convert(bits)
       }
     }
     let values: [Double]
     switch Onnx_TensorProto.DataType(rawValue: Int(tensor.dataType)) {
     case .float:
-      values = raw != nil
+      values =
+        raw != nil
         ? try rawValues(width: 4) { Double(Float(bitPattern: UInt32(truncatingIfNeeded: $0))) }
         : tensor.floatData.map(Double.init)
     case .double:
       values = raw != nil ? try rawValues(width: 8) { Double(bitPattern: $0) } : tensor.doubleData
     case .int64:
-      values = raw != nil
-        ? try rawValues(width: 8) { Double(Int64(bitPattern: $0)) } : tensor.int64Data.map(Double.init)
+      values =
+        raw != nil
+        ? try rawValues(width: 8) { Double(Int64(bitPattern: $0)) }
+        : tensor.int64Data.map(Double.init)
     case .int32:
-      values = raw != nil
+      values =
+        raw != nil
         ? try rawValues(width: 4) { Double(Int32(bitPattern: UInt32(truncatingIfNeeded: $0))) }
         : tensor.int32Data.map(Double.init)
     default:
@@ -582,7 +603,8 @@ private struct GraphInterpreter {
       throw fail("holds \(values.count) values; shape \(shape) needs \(count)")
     }
     if let bad = values.firstIndex(where: { !$0.isFinite }) {
-      throw fail("value \(bad) is \(values[bad].isNaN ? "NaN" : "\(values[bad])"): weights must be finite")
+      throw fail(
+        "value \(bad) is \(values[bad].isNaN ? "NaN" : "\(values[bad])"): weights must be finite")
     }
     return ConstantTensor(shape: shape, values: values)
   }
