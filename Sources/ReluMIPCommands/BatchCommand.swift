@@ -14,42 +14,7 @@ struct BatchPropertyOptions: ParsableArguments {
     transform: { try RadiusList.parse($0) })
   var delta: [Double]
 
-  // Optional, with the defaults in the help text: the argument types print themselves poorly as
-  // default values.
-  @Option(
-    help: ArgumentHelp(
-      "The wrong label to reach: runner-up (the second-highest output; the default), all (any other label), or a label.",
-      valueName: "runner-up|all|LABEL"))
-  var target: TargetArgument?
-
-  @Option(
-    help: ArgumentHelp(
-      "The box intersected with the ball: lo,hi for every input (default 0,1), or none.",
-      valueName: "lo,hi|none"))
-  var clip: ClipArgument?
-
-  var targetChoice: TargetChoice { target?.choice ?? .runnerUp }
-  var box: (Double, Double)? { clip.map(\.box) ?? (0, 1) }
-
-  @Option(help: "Wall-clock limit in seconds for each instance; past it the instance is unknown.")
-  var timeLimit: Double?
-
-  @Option(help: "How big-M bounds are computed: interval or lp (tighter).")
-  var bounds: BoundMethod = .lp
-
-  func validate() throws {
-    if let timeLimit, !(timeLimit.isFinite && timeLimit > 0) {
-      throw ValidationError("--time-limit must be a positive number of seconds")
-    }
-  }
-
-  var verificationOptions: VerificationOptions {
-    var options = VerificationOptions()
-    options.target = targetChoice
-    options.timeLimit = timeLimit
-    options.boundMethod = bounds
-    return options
-  }
+  @OptionGroup var search: SearchOptions
 }
 
 struct BatchCommand: ParsableCommand {
@@ -136,15 +101,15 @@ struct BatchCommand: ParsableCommand {
       )
     }
     let selected = try examples.resolve(count: exampleSet.count)
-    if case .label(let label) = property.targetChoice,
+    if case .label(let label) = property.search.targetChoice,
       !(0..<network.outputSize).contains(label)
     {
       throw PropertyError.unknownLabel(label, outputs: network.outputSize)
     }
 
     var configuration = BatchConfiguration(model: model, images: images, norm: property.norm)
-    configuration.box = property.box.map { (lower: $0.0, upper: $0.1) }
-    configuration.options = property.verificationOptions
+    configuration.box = property.search.box.map { (lower: $0.0, upper: $0.1) }
+    configuration.options = property.search.verificationOptions()
     if let labels {
       let trueLabels = try ExampleReader.read(path: labels).labels()
       if let beyond = selected.first(where: { $0 >= trueLabels.count }) {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ReluMIP
 
 /// Exit statuses of `relumip verify` (and every command that answers a verification question).
 public enum VerificationExitCode {
@@ -7,6 +8,14 @@ public enum VerificationExitCode {
   public static let unknown: Int32 = 20
   public static let error: Int32 = 1
   public static let usage: Int32 = 64
+
+  static func of(_ verdict: Verdict) -> Int32 {
+    switch verdict {
+    case .robust: return robust
+    case .counterexample: return counterexample
+    case .unknown: return unknown
+    }
+  }
 }
 
 public struct ReluMIPCommand: ParsableCommand {

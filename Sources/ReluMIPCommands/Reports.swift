@@ -10,13 +10,7 @@ struct VerifyReport: Encodable {
   var delta: Double
   var result: VerificationResult
 
-  var exitCode: Int32 {
-    switch result.verdict {
-    case .robust: return VerificationExitCode.robust
-    case .counterexample: return VerificationExitCode.counterexample
-    case .unknown: return VerificationExitCode.unknown
-    }
-  }
+  var exitCode: Int32 { VerificationExitCode.of(result.verdict) }
 
   private enum CodingKeys: String, CodingKey {
     case result, label, target
@@ -241,13 +235,7 @@ struct DistortionReport: Encodable {
     return isRobust ? .robust : .unknown
   }
 
-  var exitCode: Int32 {
-    switch verdict {
-    case .robust: return VerificationExitCode.robust
-    case .counterexample: return VerificationExitCode.counterexample
-    case .unknown: return VerificationExitCode.unknown
-    }
-  }
+  var exitCode: Int32 { VerificationExitCode.of(verdict) }
 
   private enum CodingKeys: String, CodingKey {
     case result, label

@@ -41,14 +41,11 @@ struct ClipArgument: ExpressibleByArgument {
   }
 }
 
-/// The options every verification command shares: the property and the solver's limits.
-struct PropertyOptions: ParsableArguments {
-  @Option(help: "The perturbation norm: l1 or linf.")
-  var norm: PerturbationNorm
-
-  @Option(help: "The radius of the ball around the example (≥ 0).")
-  var delta: Double
-
+/// The options every verification command shares besides the norm and the radii: the target,
+/// the box and the solver's limits.
+struct SearchOptions: ParsableArguments {
+  // Optional, with the defaults in the help text: the argument types print themselves poorly as
+  // default values.
   @Option(
     help: ArgumentHelp(
       "The wrong label to reach: runner-up (the second-highest output; the default), all (any other label), or a label.",
@@ -61,7 +58,8 @@ struct PropertyOptions: ParsableArguments {
       valueName: "lo,hi|none"))
   var clip: ClipArgument?
 
-  @Option(help: "Wall-clock limit in seconds for the whole run; past it the answer is unknown.")
+  @Option(
+    help: "Wall-clock limit in seconds for each verification; past it the answer is unknown.")
   var timeLimit: Double?
 
   @Option(help: "How big-M bounds are computed: interval or lp (tighter).")
@@ -76,15 +74,12 @@ struct PropertyOptions: ParsableArguments {
   }
 
   func validate() throws {
-    guard delta.isFinite, delta >= 0 else {
-      throw ValidationError("--delta must be a finite number ≥ 0, not \(delta)")
-    }
     if let timeLimit, !(timeLimit.isFinite && timeLimit > 0) {
       throw ValidationError("--time-limit must be a positive number of seconds")
     }
   }
 
-  func verificationOptions(verbose: Bool) -> VerificationOptions {
+  func verificationOptions(verbose: Bool = false) -> VerificationOptions {
     var options = VerificationOptions()
     options.target = targetChoice
     options.timeLimit = timeLimit
@@ -93,6 +88,23 @@ struct PropertyOptions: ParsableArguments {
       options.solverOutput = { text in FileHandle.standardError.write(Data(text.utf8)) }
     }
     return options
+  }
+}
+
+/// The property of `verify`: the norm and one radius, with the shared search options.
+struct PropertyOptions: ParsableArguments {
+  @Option(help: "The perturbation norm: l1 or linf.")
+  var norm: PerturbationNorm
+
+  @Option(help: "The radius of the ball around the example (≥ 0).")
+  var delta: Double
+
+  @OptionGroup var search: SearchOptions
+
+  func validate() throws {
+    guard delta.isFinite, delta >= 0 else {
+      throw ValidationError("--delta must be a finite number ≥ 0, not \(delta)")
+    }
   }
 }
 
@@ -146,22 +158,22 @@ struct VerifyCommand: ParsableCommand {
     let examples = try ExampleReader.read(path: images)
     let center = try examples.example(example)
     let region = try InputRegion(
-      center: center, norm: property.norm, radius: property.delta, box: property.box)
+      center: center, norm: property.norm, radius: property.delta, box: property.search.box)
     let verifier = Verifier(network: network)
-    _ = try verifier.targets(for: region, choice: property.targetChoice)
+    _ = try verifier.targets(for: region, choice: property.search.targetChoice)
     if verbose {
       FileHandle.standardError.write(Data("verifying example \(example) of \(images)\n".utf8))
     }
     if minimizeDistance {
       let result = try verifier.minimizeDistortion(
-        region: region, options: property.verificationOptions(verbose: verbose))
+        region: region, options: property.search.verificationOptions(verbose: verbose))
       let report = DistortionReport(
         model: model, example: example, norm: property.norm, result: result)
       print(json ? try report.jsonString() : report.text())
       throw ExitCode(report.exitCode)
     }
     let result = try verifier.verify(
-      region: region, options: property.verificationOptions(verbose: verbose))
+      region: region, options: property.search.verificationOptions(verbose: verbose))
     let report = VerifyReport(
       model: model, images: images, example: example, norm: property.norm, delta: property.delta,
       result: result)

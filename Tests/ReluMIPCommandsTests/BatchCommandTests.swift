@@ -109,8 +109,8 @@ struct BatchOptionTests {
         Self.base() + ["--examples", "0..4,9", "--delta", "0.5,1,2"]) as? BatchCommand)
     #expect(command.examples == .indices([0, 1, 2, 3, 4, 9]))
     #expect(command.property.delta == [0.5, 1, 2])
-    #expect(command.property.targetChoice == .runnerUp)
-    #expect(command.property.box?.0 == 0 && command.property.box?.1 == 1)
+    #expect(command.property.search.targetChoice == .runnerUp)
+    #expect(command.property.search.box?.0 == 0 && command.property.search.box?.1 == 1)
     #expect(command.jobs == nil && !command.resume && !command.quiet)
   }
 
@@ -121,9 +121,9 @@ struct BatchOptionTests {
           "--examples", "all", "--delta", "1", "--clip", "none", "--target", "all", "--jobs", "3",
         ]) as? BatchCommand)
     #expect(command.examples == .all)
-    #expect(command.property.box == nil)
-    #expect(command.property.targetChoice == .all)
-    #expect(command.property.verificationOptions.target == .all)
+    #expect(command.property.search.box == nil)
+    #expect(command.property.search.targetChoice == .all)
+    #expect(command.property.search.verificationOptions().target == .all)
     #expect(command.jobs == 3)
   }
 
