@@ -1,0 +1,50 @@
+import Foundation
+import TestSupport
+import Testing
+
+@testable import ReluMIP
+
+/// `minimizeDistortion` on tiny networks, checked against a dense grid of the search region: the
+/// counterexample it reports re-checks, no grid point closer than its lower bound changes the
+/// label toward the target, and the lower bound never exceeds the distance found.
+@Suite("Minimal distortion")
+struct MinimalDistortionTests {
+  @Test(arguments: 0..<6)
+  func agreesWithGrid(batch: Int) throws {
+    var counterexamples = 0
+    for seed in UInt64(batch * 20 + 7000)..<UInt64(batch * 20 + 7020) {
+      let tiny = try TinyCase(seed: seed)
+      let verifier = Verifier(network: tiny.network)
+      let (label, targets) = try verifier.targets(for: tiny.region, choice: .runnerUp)
+      let target = targets[0]
+      let result = try verifier.minimizeDistortion(region: tiny.region, relativePrecision: 1e-3)
+      #expect(result.complete, "seed \(seed): \(result.reason ?? "")")
+      #expect(result.lowerBound >= 0 && result.lowerBound <= tiny.region.radius)
+      if let found = result.counterexample {
+        counterexamples += 1
+        let outputs = tiny.network.evaluate(found.input)
+        #expect(outputs[target] > outputs[label], "seed \(seed): the point does not re-check")
+        #expect(tiny.region.contains(found.input), "seed \(seed): the point leaves the region")
+        #expect(result.lowerBound <= found.distance, "seed \(seed)")
+        #expect(
+          found.distance - result.lowerBound <= 1e-3 * found.distance + 1e-12,
+          "seed \(seed): gap \(found.distance - result.lowerBound) left open")
+      }
+      // Nothing strictly inside the proven radius reaches the target.
+      for point in tiny.gridPoints where tiny.region.distance(point) < result.lowerBound - 1e-9 {
+        let outputs = tiny.network.evaluate(point)
+        let distance = tiny.region.distance(point)
+        #expect(
+          !(outputs[target] > outputs[label]),
+          "seed \(seed): \(point) at \(distance) is below the lower bound \(result.lowerBound)")
+      }
+      // The lower bound is a radius the verifier proves robust.
+      if result.lowerBound > 0 {
+        let inside = try InputRegion(
+          center: tiny.region.center, norm: tiny.region.norm, radius: result.lowerBound)
+        #expect(try verifier.verify(region: inside).verdict == .robust, "seed \(seed)")
+      }
+    }
+    #expect(counterexamples >= 3, "too few counterexamples for the test to mean much")
+  }
+}
