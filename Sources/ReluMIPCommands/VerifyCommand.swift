@@ -143,6 +143,19 @@ struct VerifyCommand: ParsableCommand {
       """)
   var minimizeDistance = false
 
+  @Flag(
+    help: """
+      Maximise the margin output[target] − output[label] to optimality instead of stopping at \
+      the first counterexample or proof.
+      """)
+  var maximize = false
+
+  func options() -> VerificationOptions {
+    var options = property.search.verificationOptions(verbose: verbose)
+    options.maximize = maximize
+    return options
+  }
+
   @Option(
     help: ArgumentHelp(
       "Write original | counterexample | difference as a PNG picture (image-shaped inputs, when a counterexample is found).",
@@ -151,6 +164,10 @@ struct VerifyCommand: ParsableCommand {
 
   func validate() throws {
     guard example >= 0 else { throw ValidationError("--example must be ≥ 0") }
+    guard !(maximize && minimizeDistance) else {
+      throw ValidationError(
+        "--maximize and --minimize-distance answer different questions; pick one")
+    }
   }
 
   func run() throws {
@@ -172,8 +189,7 @@ struct VerifyCommand: ParsableCommand {
       print(json ? try report.jsonString() : report.text())
       throw ExitCode(report.exitCode)
     }
-    let result = try verifier.verify(
-      region: region, options: property.search.verificationOptions(verbose: verbose))
+    let result = try verifier.verify(region: region, options: options())
     let report = VerifyReport(
       model: model, images: images, example: example, norm: property.norm, delta: property.delta,
       result: result)

@@ -48,3 +48,33 @@ struct MinimalDistortionTests {
     #expect(counterexamples >= 3, "too few counterexamples for the test to mean much")
   }
 }
+
+/// `verify` with `maximize` on tiny networks: the maximum margin it proves bounds every grid
+/// point's margin, and the margin it reports at a re-checked point is within the solver's
+/// tolerance of that bound.
+@Suite("Maximum margin")
+struct MaximumMarginTests {
+  @Test(arguments: 0..<4)
+  func boundsTheGrid(batch: Int) throws {
+    for seed in UInt64(batch * 20 + 9000)..<UInt64(batch * 20 + 9020) {
+      let tiny = try TinyCase(seed: seed)
+      let verifier = Verifier(network: tiny.network)
+      let (label, targets) = try verifier.targets(for: tiny.region, choice: .runnerUp)
+      var options = VerificationOptions()
+      options.maximize = true
+      let result = try verifier.verify(region: tiny.region, options: options)
+      #expect(result.verdict != .unknown, "seed \(seed): \(result.reason ?? "")")
+      let bound = try #require(result.bound, "seed \(seed): no bound")
+      let objective = try #require(result.objective, "seed \(seed): no margin")
+      let gridBest =
+        tiny.gridPoints.map { point -> Double in
+          let outputs = tiny.network.evaluate(point)
+          return outputs[targets[0]] - outputs[label]
+        }.max() ?? -.infinity
+      #expect(bound >= gridBest - 1e-6, "seed \(seed): bound \(bound) below grid \(gridBest)")
+      #expect(objective <= bound + 1e-6, "seed \(seed): margin \(objective) above \(bound)")
+      #expect(objective >= bound - 1e-5, "seed \(seed): margin \(objective), bound \(bound)")
+      #expect((result.verdict == .counterexample) == (objective > 0), "seed \(seed)")
+    }
+  }
+}

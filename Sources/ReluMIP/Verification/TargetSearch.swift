@@ -63,7 +63,8 @@ final class TargetSearch {
   {
     Outcome(
       verdict: verdict, settledBy: settledBy, counterexample: counterexample,
-      objective: bestObjective, bound: verdict == .robust ? provenBound : nil, nodes: nodes,
+      objective: bestObjective,
+      bound: verdict == .robust || options.maximize ? provenBound : nil, nodes: nodes,
       reason: reason, statistics: encoding.statistics, binaries: encoding.problem.numberOfBinaries,
       boundsTime: boundsTime)
   }
@@ -75,6 +76,7 @@ final class TargetSearch {
   func run() throws -> Outcome {
     var problem = encoding.problem
     try encoding.setMargin(label: label, target: target)
+    if options.maximize { return try runToOptimality() }
     let outputBounds = encoding.bounds.layers[network.layers.count - 1]
     let intervalBound = outputBounds.upper[target] - outputBounds.lower[label]
     if intervalBound <= -tolerance {
@@ -172,13 +174,45 @@ final class TargetSearch {
     }
   }
 
+  /// Branch-and-cut on the margin without the objective cut and without stopping early: the
+  /// maximum margin over the region, with GLPK's optimum as the bound.
+  private func runToOptimality() throws -> Outcome {
+    let problem = encoding.problem
+    problem.resetBasis()
+    var integerOptions = IntegerOptions()
+    integerOptions.branching = .pseudocost
+    integerOptions.backtracking = .bestLocalBound
+    integerOptions.preprocessing = .root
+    integerOptions.timeLimit = remainingTime
+    integerOptions.output = options.solverOutput
+    integerOptions.messageLevel = options.solverOutput == nil ? .off : .normal
+    if let remaining = integerOptions.timeLimit, remaining <= 0 { return timeOut() }
+    let end = try problem.branchAndCut(integerOptions) { tree in
+      try self.monitor(tree)
+    }
+    guard end == .solved, problem.integerStatus == .optimal else {
+      provenBound = nil
+      return outcome(
+        .unknown, .none,
+        reason: end == .timeLimit ? "time limit reached" : "branch-and-cut ended as \(end)")
+    }
+    let optimum = problem.integerObjectiveValue
+    provenBound = optimum
+    _ = consider(encoding.inputPoint(from: problem.integerColumnValues))
+    if counterexample != nil { return outcome(.counterexample, .branchAndCut) }
+    if optimum <= 0 && !rejectedIncumbent { return outcome(.robust, .branchAndCut) }
+    return outcome(
+      .unknown, .none,
+      reason: "the MILP optimum \(optimum) is positive but did not re-check as a counterexample")
+  }
+
   /// The callback: checks every new incumbent, tries the LP point of each node as a heuristic,
   /// and stops once the best bound of the open nodes proves the target unreachable.
   private func monitor(_ tree: SearchTree) throws {
     nodes = max(nodes, tree.size.total)
     if let incumbent = tree.incumbentObjective, incumbent > lastIncumbent {
       lastIncumbent = incumbent
-      if consider(encoding.inputPoint(from: tree.incumbentColumnValues())) {
+      if consider(encoding.inputPoint(from: tree.incumbentColumnValues())) && !options.maximize {
         tree.terminate()
         return
       }
@@ -201,7 +235,7 @@ final class TargetSearch {
     }
     if tree.reason == .heuristic && tree.currentLPIsOptimal {
       let point = region.project(encoding.inputPoint(from: tree.currentLPColumnValues()))
-      if consider(point) {
+      if consider(point) && !options.maximize {
         tree.terminate()
         return
       }
@@ -216,7 +250,7 @@ final class TargetSearch {
     // robust answer), so the open nodes' bound alone decides.
     if let bound = tree.bestActiveBound {
       provenBound = min(provenBound ?? .infinity, max(bound, bestObjective ?? -.infinity))
-      if bound <= -tolerance && !rejectedIncumbent {
+      if bound <= -tolerance && !rejectedIncumbent && !options.maximize {
         stoppedOnBound = true
         tree.terminate()
       }

@@ -7,6 +7,10 @@ public struct VerificationOptions: Sendable {
   public var boundMethod: BoundMethod = .lp
   /// Run a gradient attack before building any LP; a re-checked counterexample settles the case.
   public var attack = true
+  /// Search for the maximum margin instead of stopping at the first counterexample or proof:
+  /// no objective cut, no early stop; `objective` is the best re-checked margin and `bound`
+  /// GLPK's optimum.
+  public var maximize = false
   /// LP coefficients smaller than this are dropped, their worst case moved into the row bounds.
   public var dropThreshold = 1e-9
   /// A proven bound must be at most −robustTolerance for `robust`: GLPK's LP bounds carry
@@ -72,7 +76,7 @@ public struct Verifier: Sendable {
     let (label, targets) = try targets(for: region, choice: options.target)
     var timings = Timings()
 
-    if options.attack {
+    if options.attack && !options.maximize {
       for target in targets {
         let attack = GradientAttack(network: network, region: region)
         let (point, _) = attack.run(label: label, target: target)
