@@ -27,26 +27,6 @@ struct VerifyReport: Encodable {
     case model, images, example, norm, delta
   }
 
-  private struct LayerRow: Encodable {
-    var name: String
-    var outputSize: Int
-    var variables: Int
-    var constraints: Int
-    var binaries: Int
-    var stableActive: Int
-    var stableInactive: Int
-    var unstable: Int
-
-    enum CodingKeys: String, CodingKey {
-      case name
-      case outputSize = "output_size"
-      case variables, constraints, binaries
-      case stableActive = "stable_active"
-      case stableInactive = "stable_inactive"
-      case unstable
-    }
-  }
-
   func encode(to encoder: Encoder) throws {
     var container = encoder.container(keyedBy: CodingKeys.self)
     func finite(_ value: Double?) -> Double? { value.flatMap { $0.isFinite ? $0 : nil } }
@@ -66,13 +46,7 @@ struct VerifyReport: Encodable {
     try container.encode(result.nodes, forKey: .nodes)
     try container.encode(result.binaries, forKey: .binaries)
     try container.encode(result.settledBy.rawValue, forKey: .settledBy)
-    try container.encode(
-      result.statistics.map {
-        LayerRow(
-          name: $0.name, outputSize: $0.outputSize, variables: $0.variables,
-          constraints: $0.constraints, binaries: $0.binaries, stableActive: $0.stableActive,
-          stableInactive: $0.stableInactive, unstable: $0.unstable)
-      }, forKey: .layers)
+    try container.encode(result.statistics, forKey: .layers)
     try container.encode(result.reason, forKey: .reason)
     try container.encode(model, forKey: .model)
     try container.encode(images, forKey: .images)

@@ -149,15 +149,6 @@ public struct BatchRecord: Sendable, Equatable, Codable {
     case counterexample
   }
 
-  private enum LayerKeys: String, CodingKey {
-    case name
-    case outputSize = "output_size"
-    case variables, constraints, binaries
-    case stableActive = "stable_active"
-    case stableInactive = "stable_inactive"
-    case unstable
-  }
-
   public func encode(to encoder: Encoder) throws {
     var container = encoder.container(keyedBy: CodingKeys.self)
     try container.encode(example, forKey: .example)
@@ -187,22 +178,7 @@ public struct BatchRecord: Sendable, Equatable, Codable {
     try container.encodeIfPresent(timeLimitS, forKey: .timeLimitS)
     try container.encodeIfPresent(image, forKey: .image)
     try container.encodeIfPresent(imageError, forKey: .imageError)
-    if let layers {
-      var list = container.nestedUnkeyedContainer(forKey: .layers)
-      for layer in layers {
-        var row = list.nestedContainer(keyedBy: LayerKeys.self)
-        try row.encode(layer.name, forKey: .name)
-        try row.encode(layer.outputSize, forKey: .outputSize)
-        try row.encode(layer.variables, forKey: .variables)
-        try row.encode(layer.constraints, forKey: .constraints)
-        try row.encode(layer.binaries, forKey: .binaries)
-        try row.encode(layer.stableActive, forKey: .stableActive)
-        try row.encode(layer.stableInactive, forKey: .stableInactive)
-        try row.encode(layer.unstable, forKey: .unstable)
-      }
-    } else {
-      try container.encodeNil(forKey: .layers)
-    }
+    try container.encode(layers, forKey: .layers)
     try container.encode(counterexampleOutputs, forKey: .counterexampleOutputs)
     try container.encode(counterexample, forKey: .counterexample)
   }
@@ -239,24 +215,7 @@ public struct BatchRecord: Sendable, Equatable, Codable {
     timeLimitS = try container.decodeIfPresent(Double.self, forKey: .timeLimitS)
     image = try container.decodeIfPresent(String.self, forKey: .image)
     imageError = try container.decodeIfPresent(String.self, forKey: .imageError)
-    if container.contains(.layers), try !container.decodeNil(forKey: .layers) {
-      var list = try container.nestedUnkeyedContainer(forKey: .layers)
-      var rows: [LayerStatistics] = []
-      while !list.isAtEnd {
-        let row = try list.nestedContainer(keyedBy: LayerKeys.self)
-        rows.append(
-          LayerStatistics(
-            name: try row.decode(String.self, forKey: .name),
-            outputSize: try row.decode(Int.self, forKey: .outputSize),
-            variables: try row.decode(Int.self, forKey: .variables),
-            constraints: try row.decode(Int.self, forKey: .constraints),
-            binaries: try row.decode(Int.self, forKey: .binaries),
-            stableActive: try row.decode(Int.self, forKey: .stableActive),
-            stableInactive: try row.decode(Int.self, forKey: .stableInactive),
-            unstable: try row.decode(Int.self, forKey: .unstable)))
-      }
-      layers = rows
-    }
+    layers = try container.decodeIfPresent([LayerStatistics].self, forKey: .layers)
     guard PerturbationNorm(rawValue: norm) != nil else {
       throw DecodingError.dataCorruptedError(
         forKey: .norm, in: container, debugDescription: "unknown norm '\(norm)'")

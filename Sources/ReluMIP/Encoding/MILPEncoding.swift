@@ -28,6 +28,16 @@ public struct LayerStatistics: Sendable, Equatable, Codable {
   public var stableActive: Int
   public var stableInactive: Int
   public var unstable: Int
+
+  /// The JSON names every report and result file uses.
+  private enum CodingKeys: String, CodingKey {
+    case name
+    case outputSize = "output_size"
+    case variables, constraints, binaries
+    case stableActive = "stable_active"
+    case stableInactive = "stable_inactive"
+    case unstable
+  }
 }
 
 /// An affine expression over MILP columns: `constant + Σ coefficient·column`.
