@@ -34,6 +34,14 @@ struct BatchCommand: ParsableCommand {
       crash; new radii can be added to a finished run the same way. `relumip summarize` tabulates \
       the file.
 
+      --shard K/N runs only the K-th of N slices of the instances (K from 1 to N), so that N \
+      processes, e.g. the tasks of a Slurm job array, share a run, each with its own --out file. \
+      The instances, by radius and then by example, are dealt round-robin to the N shards, so \
+      every instance is in exactly one shard and the shards differ in size by at most one \
+      instance, also at each radius. Each line records its shard and the run's whole instance \
+      list; `relumip merge` combines the shard files and reports missing and duplicate \
+      instances. A shard's file is resumed with the same --shard, --examples and --delta.
+
       Exit status: 0 every instance has a result (robust, counterexample, unknown or \
       misclassified), 1 some instances errored (or the run could not start), 64 usage error.
       """
@@ -71,6 +79,13 @@ struct BatchCommand: ParsableCommand {
 
   @Flag(help: "Continue the run recorded in --out: skip its instances, redo a torn last line.")
   var resume = false
+
+  @Option(
+    help: ArgumentHelp(
+      "Run only the K-th of N disjoint slices of the instances (1 ≤ K ≤ N), e.g. 2/8; see below.",
+      valueName: "K/N"),
+    transform: { try BatchShard(parsing: $0) })
+  var shard: BatchShard?
 
   @Flag(help: "No progress output.")
   var quiet = false
@@ -129,6 +144,17 @@ struct BatchCommand: ParsableCommand {
       }
     }
 
+    var plan = BatchRunner.plan(examples: selected, deltas: property.delta)
+    if let shard {
+      let whole = BatchPlan(examples: selected, deltas: property.delta)
+      let mine = Set(whole.instances(in: shard))
+      plan = plan.filter { mine.contains($0) }
+      configuration.shard = BatchShardSpec(shard: shard, plan: whole)
+      if plan.isEmpty {
+        warn("shard \(shard) has no instances: the run has only \(whole.count)")
+      }
+    }
+
     let store = try ResultStore(path: out, resume: resume)
     defer { store.close() }
     try checkCompatible(store.existing.records, with: configuration)
@@ -137,7 +163,6 @@ struct BatchCommand: ParsableCommand {
         "\(out): line \(torn.number) was torn (\(torn.problem)); cut off, its instance is redone")
     }
 
-    let plan = BatchRunner.plan(examples: selected, deltas: property.delta)
     let recorded = Dictionary(
       store.existing.records.map { ($0.key, $0) }, uniquingKeysWith: { _, last in last })
     let todo = plan.filter { recorded[configuration.key($0)] == nil }
@@ -196,6 +221,36 @@ struct BatchCommand: ParsableCommand {
           "\(out) holds results of another run (\(differences.joined(separator: ", "))): resume it with the same settings, or choose another --out"
         )
       }
+    }
+    try checkShard(records, with: configuration)
+  }
+
+  /// A shard's file holds that shard's instances only: it is resumed with the same --shard,
+  /// --examples, --delta, --norm and --target (another slicing would run instances of other
+  /// shards into it); and without --shard, a file of one shard of several is not resumed.
+  private func checkShard(_ records: [BatchRecord], with configuration: BatchConfiguration)
+    throws
+  {
+    if let spec = configuration.shard {
+      let norm = configuration.norm.rawValue
+      let target = configuration.options.target.description
+      guard
+        let other = records.first(where: {
+          $0.shard != spec || $0.norm != norm || $0.targetChoice != target
+        })
+      else { return }
+      let holds =
+        other.shard.map { "\(other.norm), target \(other.targetChoice), \($0)" }
+        ?? "results of a run without --shard (\(other.key))"
+      throw ValidationError(
+        "\(out) holds \(holds), but this run is \(norm), target \(target), \(spec): resume a shard's file with the same --shard, --examples, --delta, --norm and --target, or choose another --out"
+      )
+    }
+    let specs = Set(records.map(\.shard))
+    if specs.count == 1, let only = specs.first, let spec = only, spec.count > 1 {
+      throw ValidationError(
+        "\(out) holds \(spec): resume it with --shard \(spec.index)/\(spec.count) and the same --examples and --delta"
+      )
     }
   }
 }

@@ -25,11 +25,14 @@ public struct ReluMIPCommand: ParsableCommand {
     discussion: """
       Exit status of verify: 0 robust, 10 counterexample found, 20 unknown (time limit or \
       numerical trouble), 1 error (bad model or input file), 64 usage error. Exit status of \
-      batch: 0 every instance has a result, 1 some instances errored, 64 usage error.
+      batch: 0 every instance has a result, 1 some instances errored, 64 usage error. Exit \
+      status of merge: 0 every expected instance exactly once, 1 instances missing or \
+      conflicting, 64 usage error.
       """,
     version: "0.1.0",
     subcommands: [
-      VerifyCommand.self, BatchCommand.self, SummarizeCommand.self, InfoCommand.self,
+      VerifyCommand.self, BatchCommand.self, MergeCommand.self, SummarizeCommand.self,
+      InfoCommand.self,
     ]
   )
 

@@ -86,6 +86,8 @@ public struct BatchRecord: Sendable, Equatable, Codable {
   public var image: String?
   /// Why the picture could not be written.
   public var imageError: String?
+  /// The shard that ran the instance and the instance list of its run (`batch --shard`).
+  public var shard: BatchShardSpec?
 
   public init(key: BatchKey, result: BatchOutcome, model: String, images: String) {
     example = key.example
@@ -144,6 +146,7 @@ public struct BatchRecord: Sendable, Equatable, Codable {
     case timeLimitS = "time_limit_s"
     case image
     case imageError = "image_error"
+    case shard
     case layers
     case counterexampleOutputs = "counterexample_outputs"
     case counterexample
@@ -178,6 +181,7 @@ public struct BatchRecord: Sendable, Equatable, Codable {
     try container.encodeIfPresent(timeLimitS, forKey: .timeLimitS)
     try container.encodeIfPresent(image, forKey: .image)
     try container.encodeIfPresent(imageError, forKey: .imageError)
+    try container.encodeIfPresent(shard, forKey: .shard)
     try container.encode(layers, forKey: .layers)
     try container.encode(counterexampleOutputs, forKey: .counterexampleOutputs)
     try container.encode(counterexample, forKey: .counterexample)
@@ -215,6 +219,7 @@ public struct BatchRecord: Sendable, Equatable, Codable {
     timeLimitS = try container.decodeIfPresent(Double.self, forKey: .timeLimitS)
     image = try container.decodeIfPresent(String.self, forKey: .image)
     imageError = try container.decodeIfPresent(String.self, forKey: .imageError)
+    shard = try container.decodeIfPresent(BatchShardSpec.self, forKey: .shard)
     layers = try container.decodeIfPresent([LayerStatistics].self, forKey: .layers)
     guard PerturbationNorm(rawValue: norm) != nil else {
       throw DecodingError.dataCorruptedError(

@@ -27,6 +27,8 @@ public struct BatchConfiguration: Sendable {
   /// Where to write a PNG picture of each counterexample, and the examples' image size.
   public var pictureDirectory: String?
   public var imageSize: (height: Int, width: Int)?
+  /// The shard this run is, recorded on every line (`batch --shard`).
+  public var shard: BatchShardSpec?
 
   public init(model: String, images: String, norm: PerturbationNorm) {
     self.model = model
@@ -77,6 +79,7 @@ public final class BatchRunner: Sendable {
     record.clip = configuration.clipDescription
     record.boundMethod = configuration.options.boundMethod.rawValue
     record.timeLimitS = configuration.options.timeLimit
+    record.shard = configuration.shard
     let start = ContinuousClock.now
     do {
       let center = try examples.example(instance.example)

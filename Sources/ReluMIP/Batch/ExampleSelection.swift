@@ -85,6 +85,21 @@ public enum ExampleSelection: Sendable, Equatable, CustomStringConvertible {
     case .indices(let indices): return indices.map(String.init).joined(separator: ",")
     }
   }
+
+  /// Indices as a specification that parses back to them ascending: runs of consecutive
+  /// indices as ranges, e.g. `[9, 0, 1, 2, 3, 4]` → `0..4,9`.
+  public static func compactDescription(_ indices: [Int]) -> String {
+    let sorted = Array(Set(indices)).sorted()
+    var items: [String] = []
+    var start = 0
+    while start < sorted.count {
+      var end = start
+      while end + 1 < sorted.count && sorted[end + 1] == sorted[end] + 1 { end += 1 }
+      items.append(end == start ? "\(sorted[start])" : "\(sorted[start])..\(sorted[end])")
+      start = end + 1
+    }
+    return items.joined(separator: ",")
+  }
 }
 
 /// The radii of a batch run: `0.5,1,2,5`, each finite and ≥ 0, in the order given, each once.

@@ -39,6 +39,8 @@ public enum ResultStoreError: Error, Equatable, CustomStringConvertible {
   case io(path: String, operation: String, errno: Int32)
   /// Another process holds the file (two runs appending to one file would interleave).
   case locked(String)
+  /// A file to be created whole (`merge`'s output) exists already; it is never overwritten.
+  case outputExists(String)
 
   public var description: String {
     switch self {
@@ -51,6 +53,8 @@ public enum ResultStoreError: Error, Equatable, CustomStringConvertible {
       return "\(path): \(operation) failed: \(String(cString: strerror(errno)))"
     case .locked(let path):
       return "\(path) is being written by another relumip batch run"
+    case .outputExists(let path):
+      return "\(path) exists: it is never overwritten; choose another output file"
     }
   }
 }
@@ -179,20 +183,79 @@ public final class ResultStore: @unchecked Sendable {
     line.append(0x0A)
     try lock.withLock {
       precondition(!closed, "append after close")
-      try line.withUnsafeBytes { buffer in
-        var offset = 0
-        while offset < buffer.count {
-          let written = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-          if written < 0 {
-            if errno == EINTR { continue }
-            throw ResultStoreError.io(path: path, operation: "writing", errno: errno)
-          }
-          offset += written
-        }
-      }
+      try Self.write(line, to: descriptor, path: path)
       guard fsync(descriptor) == 0 else {
         throw ResultStoreError.io(path: path, operation: "flushing to disk", errno: errno)
       }
+    }
+  }
+
+  /// Writes all of `data`, retrying short and interrupted writes.
+  private static func write(_ data: Data, to descriptor: Int32, path: String) throws {
+    try data.withUnsafeBytes { buffer in
+      var offset = 0
+      while offset < buffer.count {
+        let written = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+        if written < 0 {
+          if errno == EINTR { continue }
+          throw ResultStoreError.io(path: path, operation: "writing", errno: errno)
+        }
+        offset += written
+      }
+    }
+  }
+
+  /// Creates the result file `path` holding `records`, all or nothing, never overwriting.
+  ///
+  /// The lines go to a temporary file beside `path`, flushed to disk, which is then hard-linked
+  /// as `path` (which fails if `path` exists, even when another process creates it meanwhile)
+  /// and unlinked. A failure at any point leaves no `path` and no temporary file. Where the file
+  /// system has no hard links, an existence check and a rename take the link's place.
+  public static func create(path: String, records: [BatchRecord]) throws {
+    var data = Data()
+    for record in records {
+      data.append(try record.jsonLine())
+      data.append(0x0A)
+    }
+    let fileManager = FileManager.default
+    guard !fileManager.fileExists(atPath: path) else { throw ResultStoreError.outputExists(path) }
+    let directory = (path as NSString).deletingLastPathComponent
+    let folder = directory.isEmpty ? "." : directory
+    let name = (path as NSString).lastPathComponent
+    let temporary = (folder as NSString).appendingPathComponent(
+      ".\(name).\(getpid()).\(UUID().uuidString.prefix(8)).tmp")
+    let descriptor = Glibc.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+    guard descriptor >= 0 else {
+      throw ResultStoreError.io(path: temporary, operation: "creating", errno: errno)
+    }
+    defer { unlink(temporary) }
+    do {
+      defer { Glibc.close(descriptor) }
+      try write(data, to: descriptor, path: temporary)
+      guard fsync(descriptor) == 0 else {
+        throw ResultStoreError.io(path: temporary, operation: "flushing to disk", errno: errno)
+      }
+    }
+    if link(temporary, path) != 0 {
+      let code = errno
+      switch code {
+      case EEXIST:
+        throw ResultStoreError.outputExists(path)
+      case EPERM, EOPNOTSUPP, ENOSYS:
+        guard !fileManager.fileExists(atPath: path) else {
+          throw ResultStoreError.outputExists(path)
+        }
+        guard rename(temporary, path) == 0 else {
+          throw ResultStoreError.io(path: path, operation: "creating", errno: errno)
+        }
+      default:
+        throw ResultStoreError.io(path: path, operation: "creating", errno: code)
+      }
+    }
+    let directoryDescriptor = Glibc.open(folder, O_RDONLY | O_CLOEXEC)
+    if directoryDescriptor >= 0 {
+      _ = fsync(directoryDescriptor)
+      Glibc.close(directoryDescriptor)
     }
   }
 
