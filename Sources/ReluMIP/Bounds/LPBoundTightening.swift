@@ -83,12 +83,12 @@ enum LPBoundTightening {
   }
 
   /// Tightens every unstable neuron's bounds over the whole-network LP relaxation with the extra
-  /// constraint `output[target] − output[label] ≥ −tolerance` (the objective cut). The bounds
+  /// constraint `goal margin ≥ −tolerance` (the objective cut). The bounds
   /// hold only for inputs that could be counterexamples, which is all the MILP with the same cut
   /// needs; they are often far tighter, and robust cases often become LP-infeasible here.
   /// Repeats for up to `rounds` rounds, rebuilding the LP from the tighter bounds each time.
   static func tightenUnderCut(
-    network: Network, region: InputRegion, bounds initial: NetworkBounds, label: Int, target: Int,
+    network: Network, region: InputRegion, bounds initial: NetworkBounds, goal: OutputGoal,
     tolerance: Double, dropThreshold: Double, rounds: Int, deadline: ContinuousClock.Instant?
   ) throws -> CutOutcome {
     var bounds = initial
@@ -101,7 +101,7 @@ enum LPBoundTightening {
       options.marginLowerBound = -tolerance
       let encoding = try MILPEncoding(
         network: network, region: region, bounds: bounds, options: options)
-      try encoding.setMargin(label: label, target: target)
+      try encoding.setGoal(goal)
       let unstableBefore = bounds.unstableCount
       var improvement = 0.0
       for k in 0..<hiddenCount {

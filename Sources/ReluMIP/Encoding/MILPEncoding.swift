@@ -46,7 +46,8 @@ struct AffineExpression {
   var terms: [(column: Int, coefficient: Double)]
 }
 
-/// The big-M MILP of "maximise output[target] − output[label] over the input region".
+/// The big-M MILP of "maximise the goal's margin (e.g. output[target] − output[label]) over the
+/// input region".
 ///
 /// Inputs are substituted as x = x̄ + d (L∞) or x = x̄ + p − n with Σ(p + n) ≤ δ (L1), so the
 /// center's contribution is a constant. Hidden neurons are encoded from their bounds: stable ones
@@ -76,7 +77,9 @@ final class MILPEncoding {
   private(set) var inputDown: [Int?] = []
   private(set) var neurons: [[NeuronEncoding]] = []
   private(set) var marginColumn: Int?
-  private(set) var marginRow: Int?
+  private(set) var marginRows: [Int] = []
+  /// The goal the margin column stands for, once `setGoal` ran.
+  private(set) var goal: OutputGoal?
   private(set) var statistics: [LayerStatistics] = []
 
   /// Every unstable neuron's columns and the row that defines its pre-activation.
@@ -278,30 +281,35 @@ final class MILPEncoding {
     return result
   }
 
-  /// The output layer's `target − label` difference as an expression over the last hidden layer.
-  func marginExpression(label: Int, target: Int) -> AffineExpression {
-    precondition(neurons.count == network.layers.count - 1, "margin needs the whole network")
+  /// A condition's left side as an expression over the last hidden layer.
+  func conditionExpression(_ condition: OutputCondition) -> AffineExpression {
+    precondition(neurons.count == network.layers.count - 1, "the goal needs the whole network")
     let last = network.layers[network.layers.count - 1]
-    let weights = zip(last.row(target), last.row(label)).map { $0 - $1 }
-    return expression(
-      weights: weights, bias: last.bias[target] - last.bias[label], inputs: layerInputs)
+    var weights = [Double](repeating: 0, count: last.inputSize)
+    var bias = condition.constant
+    for term in condition.terms {
+      for (j, w) in last.row(term.output).enumerated() { weights[j] += term.weight * w }
+      bias += term.weight * last.bias[term.output]
+    }
+    return expression(weights: weights, bias: bias, inputs: layerInputs)
   }
 
-  /// Adds (or replaces) the margin column `m = output[target] − output[label]` and makes it the
-  /// objective. Needs the whole network encoded.
-  func setMargin(label: Int, target: Int) throws {
-    var margin = marginExpression(label: label, target: target)
+  /// Adds (or replaces) the margin column `m` and makes it the objective: `m` equals the goal's
+  /// single condition, or lies below each of several (so maximising it maximises the smallest).
+  /// Needs the whole network encoded.
+  func setGoal(_ goal: OutputGoal) throws {
     let outputBounds = bounds.layers[network.layers.count - 1]
-    let upperBound = outputBounds.upper[target] - outputBounds.lower[label]
+    let upperBound = goal.marginUpperBound(lower: outputBounds.lower, upper: outputBounds.upper)
     let lowerBound = max(
-      outputBounds.lower[target] - outputBounds.upper[label], options.marginLowerBound ?? -.infinity
-    )
-    if let marginRow {
-      // The margin row is always the last one, so deleting it renumbers nothing else.
-      try problem.deleteRows([marginRow])
-      rowTerms.removeLast()
-      rowLower.removeLast()
-      rowUpper.removeLast()
+      goal.marginLowerBound(lower: outputBounds.lower, upper: outputBounds.upper),
+      options.marginLowerBound ?? -.infinity)
+    if !marginRows.isEmpty {
+      // The margin rows are always the last ones, so deleting them renumbers nothing else.
+      try problem.deleteRows(marginRows)
+      rowTerms.removeLast(marginRows.count)
+      rowLower.removeLast(marginRows.count)
+      rowUpper.removeLast(marginRows.count)
+      marginRows = []
     }
     let m: Int
     if let marginColumn {
@@ -313,11 +321,16 @@ final class MILPEncoding {
       m = try addColumn(lowerBound, max(lowerBound, upperBound))
       marginColumn = m
     }
-    margin.terms.append((m, -1))
-    let row = try addRow(margin, lower: 0, upper: 0)
-    let kept = rowTerms[row]
-    try problem.setRow(row, columns: kept.map(\.column), values: kept.map(\.coefficient))
-    marginRow = row
+    for condition in goal.conditions {
+      var expression = conditionExpression(condition)
+      expression.terms.append((m, -1))
+      let single = goal.conditions.count == 1
+      let row = try addRow(expression, lower: 0, upper: single ? 0 : .infinity)
+      let kept = rowTerms[row]
+      try problem.setRow(row, columns: kept.map(\.column), values: kept.map(\.coefficient))
+      marginRows.append(row)
+    }
+    self.goal = goal
     try problem.setObjective(columns: [m], coefficients: [1])
   }
 
@@ -456,7 +469,7 @@ final class MILPEncoding {
   /// A full MILP point for an input inside the region: every column set from the exact forward
   /// pass (each binary to the neuron's phase there), and the margin to the true margin. Returns
   /// nil if the input falls outside the encoded bounds (it is then outside the region).
-  func milpPoint(forInput input: [Double], label: Int, target: Int) -> [Double]? {
+  func milpPoint(forInput input: [Double]) -> [Double]? {
     var values = [Double](repeating: 0, count: problem.numberOfColumns)
     for j in 0..<network.inputSize {
       let d = input[j] - region.center[j]
@@ -478,10 +491,10 @@ final class MILPEncoding {
         }
       }
     }
-    if let marginColumn {
+    if let marginColumn, let goal {
       let outputs = preActivations[preActivations.count - 1]
       values[marginColumn] = min(
-        max(outputs[target] - outputs[label], columnLower[marginColumn]), columnUpper[marginColumn])
+        max(goal.margin(outputs), columnLower[marginColumn]), columnUpper[marginColumn])
     }
     return values
   }

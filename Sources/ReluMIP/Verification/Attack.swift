@@ -1,4 +1,4 @@
-/// Projected gradient ascent on `output[target] − output[label]` over the ball ∩ box: a cheap
+/// Projected gradient ascent on a goal's margin over the ball ∩ box: a cheap
 /// search for counterexamples before any LP is built. It proves nothing; what it finds is
 /// re-checked like every other candidate.
 struct GradientAttack {
@@ -10,9 +10,9 @@ struct GradientAttack {
 
   /// The best point found and its margin; the first run starts at the center, the others at
   /// random points of the region.
-  func run(label: Int, target: Int) -> (point: [Double], margin: Double) {
-    var generator = AttackSeedGenerator(seed: seed ^ UInt64(target &* 7919 &+ label))
-    var best = (point: region.center, margin: margin(region.center, label: label, target: target))
+  func run(goal: OutputGoal) -> (point: [Double], margin: Double) {
+    var generator = AttackSeedGenerator(seed: seed ^ goal.stableSeed)
+    var best = (point: region.center, margin: goal.margin(network.evaluate(region.center)))
     for restart in 0..<restarts {
       var point = region.center
       if restart > 0 {
@@ -22,11 +22,12 @@ struct GradientAttack {
       }
       var stepSize = region.norm == .l1 ? region.radius : region.radius / 4
       for _ in 0..<steps {
-        let gradient = self.gradient(point, label: label, target: target)
+        let gradient = self.gradient(point, goal: goal)
         let candidate = project(ascend(point, gradient: gradient, stepSize: stepSize))
-        let value = margin(candidate, label: label, target: target)
+        let outputs = network.evaluate(candidate)
+        let value = goal.margin(outputs)
         if value > best.margin { best = (candidate, value) }
-        if value > 0 { return best }
+        if goal.isReached(outputs) { return (candidate, value) }
         point = candidate
         stepSize *= 0.9
       }
@@ -34,18 +35,15 @@ struct GradientAttack {
     return best
   }
 
-  func margin(_ point: [Double], label: Int, target: Int) -> Double {
-    let outputs = network.evaluate(point)
-    return outputs[target] - outputs[label]
-  }
-
-  /// The gradient of the margin, by back-propagation through the activation pattern at `point`.
-  func gradient(_ point: [Double], label: Int, target: Int) -> [Double] {
+  /// The gradient of the margin (of its smallest condition), by back-propagation through the
+  /// activation pattern at `point`.
+  func gradient(_ point: [Double], goal: OutputGoal) -> [Double] {
     let preActivations = network.preActivations(point)
     let last = network.layers[network.layers.count - 1]
     var upstream = [Double](repeating: 0, count: last.outputSize)
-    upstream[target] = 1
-    upstream[label] = -1
+    for term in goal.activeCondition(preActivations[preActivations.count - 1]).terms {
+      upstream[term.output] += term.weight
+    }
     for index in network.layers.indices.reversed() {
       let layer = network.layers[index]
       if layer.activation == .relu {

@@ -79,8 +79,14 @@ extension Verifier {
         result.lowerBound = max(result.lowerBound, radius)
       case .unknown:
         result.complete = false
-        result.reason =
-          "the decision run at radius \(radius) answered unknown: \(step.reason ?? "")"
+        if step.reason?.contains("within the tolerance") == true {
+          result.reason =
+            "at radius \(radius) the largest margin is within the solver tolerance of zero, so"
+            + " the bisection cannot narrow the gap further: \(step.reason ?? "")"
+        } else {
+          result.reason =
+            "the decision run at radius \(radius) answered unknown: \(step.reason ?? "")"
+        }
       }
       if !result.complete { break }
       if result.counterexample == nil && result.lowerBound >= region.radius { break }

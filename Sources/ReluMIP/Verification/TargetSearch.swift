@@ -1,6 +1,6 @@
 import GLPK
 
-/// The search for one target label: root LP, LP-point heuristic, then GLPK's branch-and-cut with
+/// The search for one goal (one target label): root LP, LP-point heuristic, then GLPK's branch-and-cut with
 /// a callback that stops on a re-checked counterexample or a proven bound.
 final class TargetSearch {
   struct Outcome {
@@ -21,10 +21,7 @@ final class TargetSearch {
   private(set) var encoding: MILPEncoding
   let network: Network
   let region: InputRegion
-  let label: Int
-  let target: Int
-  /// With target `all`, any label other than `label` winning is a counterexample.
-  let acceptsAnyLabel: Bool
+  let goal: OutputGoal
   let options: VerificationOptions
   let deadline: ContinuousClock.Instant?
 
@@ -39,15 +36,13 @@ final class TargetSearch {
   private var cutRounds = 0
 
   init(
-    encoding: MILPEncoding, network: Network, region: InputRegion, label: Int, target: Int,
-    acceptsAnyLabel: Bool, options: VerificationOptions, deadline: ContinuousClock.Instant?
+    encoding: MILPEncoding, network: Network, region: InputRegion, goal: OutputGoal,
+    options: VerificationOptions, deadline: ContinuousClock.Instant?
   ) {
     self.encoding = encoding
     self.network = network
     self.region = region
-    self.label = label
-    self.target = target
-    self.acceptsAnyLabel = acceptsAnyLabel
+    self.goal = goal
     self.options = options
     self.deadline = deadline
   }
@@ -88,10 +83,10 @@ final class TargetSearch {
 
   func run() throws -> Outcome {
     var problem = encoding.problem
-    try encoding.setMargin(label: label, target: target)
+    try encoding.setGoal(goal)
     if options.maximize { return try runToOptimality() }
     let outputBounds = encoding.bounds.layers[network.layers.count - 1]
-    let intervalBound = outputBounds.upper[target] - outputBounds.lower[label]
+    let intervalBound = goal.marginUpperBound(lower: outputBounds.lower, upper: outputBounds.upper)
     if intervalBound <= -tolerance {
       provenBound = intervalBound
       return outcome(.robust, .bounds)
@@ -122,7 +117,7 @@ final class TargetSearch {
       let cutStart = ContinuousClock.now
       defer { boundsTime += seconds(ContinuousClock.now - cutStart) }
       let cutOutcome = try LPBoundTightening.tightenUnderCut(
-        network: network, region: region, bounds: encoding.bounds, label: label, target: target,
+        network: network, region: region, bounds: encoding.bounds, goal: goal,
         tolerance: tolerance, dropThreshold: options.dropThreshold,
         rounds: options.cutTighteningRounds, deadline: deadline)
       guard case .bounds(let tightened) = cutOutcome else {
@@ -134,7 +129,7 @@ final class TargetSearch {
       encodingOptions.marginLowerBound = -tolerance
       encoding = try MILPEncoding(
         network: network, region: region, bounds: tightened, options: encodingOptions)
-      try encoding.setMargin(label: label, target: target)
+      try encoding.setGoal(goal)
     } else {
       try problem.setColumnBounds(
         encoding.marginColumn!, .between(-tolerance, max(-tolerance, rootBound)))
@@ -169,13 +164,13 @@ final class TargetSearch {
       if consider(encoding.inputPoint(from: problem.integerColumnValues)) {
         return outcome(.counterexample, .branchAndCut)
       }
-      if optimum <= 0 && !rejectedIncumbent {
+      // GLPK's optimum carries its tolerances (about 1e-7), so only one clearly below zero
+      // proves the goal unreachable.
+      if optimum <= -tolerance && !rejectedIncumbent {
         provenBound = optimum
         return outcome(.robust, .branchAndCut)
       }
-      return outcome(
-        .unknown, .none,
-        reason: "the MILP optimum \(optimum) is positive but did not re-check as a counterexample")
+      return outcome(.unknown, .none, reason: unprovenOptimumReason(optimum))
     default:
       return outcome(.unknown, .none, reason: "branch-and-cut ended without a status")
     }
@@ -201,10 +196,15 @@ final class TargetSearch {
     provenBound = optimum
     _ = consider(encoding.inputPoint(from: problem.integerColumnValues))
     if counterexample != nil { return outcome(.counterexample, .branchAndCut) }
-    if optimum <= 0 && !rejectedIncumbent { return outcome(.robust, .branchAndCut) }
-    return outcome(
-      .unknown, .none,
-      reason: "the MILP optimum \(optimum) is positive but did not re-check as a counterexample")
+    if optimum <= -tolerance && !rejectedIncumbent { return outcome(.robust, .branchAndCut) }
+    return outcome(.unknown, .none, reason: unprovenOptimumReason(optimum))
+  }
+
+  private func unprovenOptimumReason(_ optimum: Double) -> String {
+    if optimum > 0 || rejectedIncumbent {
+      return "the MILP optimum \(optimum) did not re-check as a counterexample"
+    }
+    return "the MILP optimum \(optimum) is within the tolerance \(tolerance) of zero"
   }
 
   /// The callback: checks every new incumbent, tries the LP point of each node as a heuristic,
@@ -240,7 +240,7 @@ final class TargetSearch {
         tree.terminate()
         return
       }
-      if let values = encoding.milpPoint(forInput: point, label: label, target: target),
+      if let values = encoding.milpPoint(forInput: point),
         let margin = encoding.marginColumn,
         values[margin] > max(lastIncumbent, -tolerance)
       {
@@ -262,8 +262,7 @@ final class TargetSearch {
   /// counterexample.
   private func consider(_ candidate: [Double]) -> Bool {
     let (found, margin) = Counterexample.check(
-      candidate, network: network, region: region, label: label, target: target,
-      anyLabel: acceptsAnyLabel)
+      candidate, network: network, region: region, goal: goal)
     if margin > -.infinity { bestObjective = max(bestObjective ?? -.infinity, margin) }
     guard let found else { return false }
     counterexample = found

@@ -26,23 +26,20 @@ public struct Counterexample: Sendable, Equatable, Codable {
 
   /// The re-check every reported counterexample passes: `candidate`, projected into the region
   /// (solver output carries tolerance-sized violations), lies in the box and within the radius
-  /// (up to 1e-9), and the exact double-precision forward pass there gives
-  /// `output[target] > output[label]` with a predicted label other than `label` (with
-  /// `anyLabel`, just a predicted label other than `label`). Also returns the margin there.
+  /// (up to 1e-9), and the exact double-precision forward pass there reaches `goal`
+  /// (`OutputGoal.isReached`). Also returns the goal's margin there.
   public static func check(
-    _ candidate: [Double], network: Network, region: InputRegion, label: Int, target: Int,
-    anyLabel: Bool = false
+    _ candidate: [Double], network: Network, region: InputRegion, goal: OutputGoal
   ) -> (counterexample: Counterexample?, margin: Double) {
     let point = region.project(candidate)
     guard region.contains(point, distanceTolerance: 1e-9) else { return (nil, -.infinity) }
     let outputs = network.evaluate(point)
-    let margin = outputs[target] - outputs[label]
-    let predicted = Network.argmax(outputs)
-    let reached = predicted != label && (anyLabel || margin > 0)
-    guard reached else { return (nil, margin) }
+    let margin = goal.margin(outputs)
+    guard goal.isReached(outputs) else { return (nil, margin) }
     return (
       Counterexample(
-        input: point, outputs: outputs, predictedLabel: predicted, distance: region.distance(point)),
+        input: point, outputs: outputs, predictedLabel: Network.argmax(outputs),
+        distance: region.distance(point)),
       margin
     )
   }

@@ -67,28 +67,56 @@ public struct Verifier: Sendable {
     }
   }
 
+  /// Decides whether an input of the region gets another label than the center's (the target
+  /// of `options.target`).
   public func verify(region: InputRegion, options: VerificationOptions = VerificationOptions())
     throws -> VerificationResult
   {
+    let (label, targets) = try targets(for: region, choice: options.target)
+    let anyLabel = options.target == .all
+    let goals = targets.map { OutputGoal.labelChange(label: label, target: $0, anyLabel: anyLabel) }
+    let found = try search(region: region, goals: goals, options: options)
+    var target = targets.count == 1 ? targets[0] : nil
+    if let reached = found.reachedGoal {
+      // With target `all` the point may reach another label than the one searched.
+      target = anyLabel ? found.counterexample?.predictedLabel : targets[reached]
+    }
+    return VerificationResult(
+      verdict: found.verdict, label: label, target: target,
+      targetsSearched: found.goalsSearched.map { targets[$0] }, counterexample: found.counterexample,
+      objective: found.objective, bound: found.bound, nodes: found.nodes, binaries: found.binaries,
+      settledBy: found.settledBy, timings: found.timings, statistics: found.statistics,
+      reason: found.reason)
+  }
+
+  /// Decides whether any input of the region reaches any of the goals: the attack on each goal
+  /// first, then bounds computed once for the region, then the search for each goal in turn,
+  /// stopping at the first re-checked counterexample.
+  public func search(
+    region: InputRegion, goals: [OutputGoal], options: VerificationOptions = VerificationOptions()
+  ) throws -> GoalSearchResult {
     let clock = ContinuousClock()
     let start = clock.now
     let deadline = options.timeLimit.map { start + .seconds($0) }
-    let (label, targets) = try targets(for: region, choice: options.target)
+    guard region.dimension == network.inputSize else {
+      throw PropertyError.centerSizeMismatch(expected: network.inputSize, found: region.dimension)
+    }
+    for goal in goals where goal.largestOutput >= network.outputSize {
+      throw PropertyError.unknownLabel(goal.largestOutput, outputs: network.outputSize)
+    }
     var timings = Timings()
 
     if options.attack && !options.maximize {
-      for target in targets {
+      for (index, goal) in goals.enumerated() {
         let attack = GradientAttack(network: network, region: region)
-        let (point, _) = attack.run(label: label, target: target)
+        let (point, _) = attack.run(goal: goal)
         let (found, margin) = Counterexample.check(
-          point, network: network, region: region, label: label, target: target,
-          anyLabel: options.target == .all)
+          point, network: network, region: region, goal: goal)
         guard let found else { continue }
         timings.total = seconds(clock.now - start)
         timings.solve = timings.total
-        return VerificationResult(
-          verdict: .counterexample, label: label,
-          target: options.target == .all ? found.predictedLabel : target, targetsSearched: [target],
+        return GoalSearchResult(
+          verdict: .counterexample, reachedGoal: index, goalsSearched: [index],
           counterexample: found, objective: margin, bound: nil, nodes: 0, binaries: 0,
           settledBy: .attack, timings: timings, statistics: [], reason: nil)
       }
@@ -107,19 +135,18 @@ public struct Verifier: Sendable {
     let encoding = try MILPEncoding(
       network: network, region: region, bounds: bounds, options: encodingOptions)
 
-    var result = VerificationResult(
-      verdict: .robust, label: label, target: targets.count == 1 ? targets[0] : nil,
-      targetsSearched: [], counterexample: nil, objective: nil, bound: nil, nodes: 0,
-      binaries: encoding.problem.numberOfBinaries, settledBy: .bounds, timings: timings,
-      statistics: encoding.statistics, reason: nil)
+    var result = GoalSearchResult(
+      verdict: .robust, reachedGoal: nil, goalsSearched: [], counterexample: nil, objective: nil,
+      bound: nil, nodes: 0, binaries: encoding.problem.numberOfBinaries, settledBy: .bounds,
+      timings: timings, statistics: encoding.statistics, reason: nil)
     var unknownReasons: [String] = []
     var cutBoundsTime = 0.0
     let solveStart = clock.now
-    for target in targets {
-      result.targetsSearched.append(target)
+    for (index, goal) in goals.enumerated() {
+      result.goalsSearched.append(index)
       let search = TargetSearch(
-        encoding: encoding, network: network, region: region, label: label, target: target,
-        acceptsAnyLabel: options.target == .all, options: options, deadline: deadline)
+        encoding: encoding, network: network, region: region, goal: goal, options: options,
+        deadline: deadline)
       let outcome = try search.run()
       result.nodes += outcome.nodes
       result.statistics = outcome.statistics
@@ -132,15 +159,14 @@ public struct Verifier: Sendable {
       switch outcome.verdict {
       case .counterexample:
         result.verdict = .counterexample
-        // With target `all` the point may reach another label than the one searched.
-        result.target = options.target == .all ? outcome.counterexample?.predictedLabel : target
+        result.reachedGoal = index
         result.counterexample = outcome.counterexample
         result.settledBy = outcome.settledBy
         unknownReasons.removeAll()
       case .robust:
         if outcome.settledBy == .branchAndCut { result.settledBy = .branchAndCut }
       case .unknown:
-        unknownReasons.append("target \(target): \(outcome.reason ?? "no answer")")
+        unknownReasons.append("\(goal.name): \(outcome.reason ?? "no answer")")
         result.settledBy = .none
       }
       if result.verdict == .counterexample { break }
@@ -150,13 +176,34 @@ public struct Verifier: Sendable {
       result.bound = nil
       result.reason = unknownReasons.joined(separator: "; ")
     }
-    if result.verdict == .counterexample, targets.count > 1 { result.bound = nil }
+    if result.verdict == .counterexample, goals.count > 1 { result.bound = nil }
     timings.bounds += cutBoundsTime
     timings.solve = seconds(clock.now - solveStart) - cutBoundsTime
     timings.total = seconds(clock.now - start)
     result.timings = timings
     return result
   }
+}
+
+/// The answer of `Verifier.search`: whether any input of the region reaches any of the goals.
+public struct GoalSearchResult: Sendable, Equatable {
+  public var verdict: Verdict
+  /// The index of the goal the counterexample reaches.
+  public var reachedGoal: Int?
+  /// The indices of the goals searched, in order.
+  public var goalsSearched: [Int]
+  public var counterexample: Counterexample?
+  /// The best margin found at a re-checked point.
+  public var objective: Double?
+  /// A proven upper bound on the margin over the region (the largest over the goals searched).
+  public var bound: Double?
+  public var nodes: Int
+  public var binaries: Int
+  public var settledBy: SettledBy
+  public var timings: Timings
+  public var statistics: [LayerStatistics]
+  /// Why the verdict is `unknown`.
+  public var reason: String?
 }
 
 func seconds(_ duration: Duration) -> Double {

@@ -465,9 +465,8 @@ private struct GraphInterpreter {
         "the constant operand has shape \(weights.shape); only matrices are supported", node: node,
         index: index)
     }
-    guard path.shape.count >= 2 || dataFirst else {
-      throw error(
-        "data of shape \(path.shape) cannot be the right operand", node: node, index: index)
+    guard !path.shape.isEmpty else {
+      throw error("a scalar cannot be a MatMul operand", node: node, index: index)
     }
     let inputSize = path.size
     var result = path
@@ -493,9 +492,11 @@ private struct GraphInterpreter {
         m, rows: rows * n, shift: [Double](repeating: 0, count: rows * n))
       result.shape = Array(path.shape.dropLast()) + [n]
     } else {
-      // (M, K) @ (…, K, C)
-      let k = path.shape[path.shape.count - 2]
-      let columns = path.shape[path.shape.count - 1]
+      // (M, K) @ (…, K, C); a vector (K) counts as (K, 1) whose 1 is dropped again, as in NumPy.
+      let isVector = path.shape.count == 1
+      let dataShape = isVector ? path.shape + [1] : path.shape
+      let k = dataShape[dataShape.count - 2]
+      let columns = dataShape[dataShape.count - 1]
       guard weights.shape[1] == k, inputSize == k * columns else {
         throw error(
           "shape mismatch: a matrix of shape \(weights.shape) times data of shape \(path.shape)",
@@ -512,7 +513,7 @@ private struct GraphInterpreter {
       }
       result.pending = path.pending.linear(
         m, rows: rows * columns, shift: [Double](repeating: 0, count: rows * columns))
-      result.shape = Array(path.shape.dropLast(2)) + [rows, columns]
+      result.shape = isVector ? [rows] : Array(path.shape.dropLast(2)) + [rows, columns]
     }
     return result
   }
