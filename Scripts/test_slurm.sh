@@ -146,6 +146,7 @@ munged --foreground --force --key-file="$work/munge/munge.key" \
 munged_pid=$!
 wait_for "munged's socket" 20 test -S "$work/munge/munge.socket"
 
+# cred_expire is also how long a requeued job waits before it may start again (default 120 s).
 cat >"$SLURM_CONF" <<EOF
 ClusterName=relumiptest
 SlurmctldHost=$node(127.0.0.1)
@@ -155,7 +156,7 @@ SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$work/munge/munge.socket
+AuthInfo=socket=$work/munge/munge.socket,cred_expire=20
 StateSaveLocation=$work/state
 SlurmdSpoolDir=$work/spool
 SlurmctldPidFile=$work/slurmctld.pid
