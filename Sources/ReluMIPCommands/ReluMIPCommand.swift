@@ -31,7 +31,8 @@ public struct ReluMIPCommand: ParsableCommand {
       """,
     version: "0.1.0",
     subcommands: [
-      VerifyCommand.self, BatchCommand.self, MergeCommand.self, SummarizeCommand.self,
+      VerifyCommand.self, VNNLibCommand.self, BatchCommand.self, MergeCommand.self,
+      SummarizeCommand.self,
       InfoCommand.self,
     ]
   )

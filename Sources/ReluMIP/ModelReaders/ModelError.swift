@@ -19,11 +19,12 @@ public struct ModelError: Error, Equatable, CustomStringConvertible {
 
 /// Reads a network from a file, choosing the reader by the file's extension.
 public enum ModelLoader {
-  public static let supportedExtensions = ["onnx"]
+  public static let supportedExtensions = ["onnx", "nnet"]
 
   public static func load(path: String) throws -> Network {
     let lowered = path.lowercased()
     if lowered.hasSuffix(".onnx") { return try ONNXReader.read(path: path) }
+    if lowered.hasSuffix(".nnet") { return try NNetReader.read(path: path) }
     throw ModelError(
       file: path,
       reason:

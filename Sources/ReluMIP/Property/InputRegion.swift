@@ -15,6 +15,7 @@ public enum PropertyError: Error, Equatable, CustomStringConvertible {
   case unknownLabel(Int, outputs: Int)
   case targetEqualsLabel(Int)
   case tooFewOutputs(Int)
+  case propertySizeMismatch(what: String, property: Int, network: Int)
 
   public var description: String {
     switch self {
@@ -34,6 +35,8 @@ public enum PropertyError: Error, Equatable, CustomStringConvertible {
       return "the target label \(label) is the predicted label itself"
     case .tooFewOutputs(let count):
       return "a network with \(count) output cannot be attacked: at least two labels are needed"
+    case .propertySizeMismatch(let what, let property, let network):
+      return "the property declares \(property) \(what) but the network has \(network)"
     }
   }
 }
@@ -83,6 +86,25 @@ public struct InputRegion: Sendable, Equatable {
     self.radius = radius
     self.boxLower = boxLower
     self.boxUpper = boxUpper
+  }
+
+  /// The box `[lower, upper]` alone, as an L∞ ball around its midpoint that the box confines.
+  public init(boxLower: [Double], boxUpper: [Double]) throws {
+    guard boxLower.count == boxUpper.count else {
+      throw PropertyError.invalidBox("the lower and upper ends have different sizes")
+    }
+    var center: [Double] = []
+    var radius = 0.0
+    for (lower, upper) in zip(boxLower, boxUpper) {
+      guard lower.isFinite, upper.isFinite, lower <= upper else {
+        throw PropertyError.invalidBox("an interval [\(lower), \(upper)] is not a finite box")
+      }
+      let middle = min(max(lower + (upper - lower) / 2, lower), upper)
+      center.append(middle)
+      radius = max(radius, (upper - middle).nextUp, (middle - lower).nextUp)
+    }
+    try self.init(
+      center: center, norm: .linf, radius: radius, boxLower: boxLower, boxUpper: boxUpper)
   }
 
   public var dimension: Int { center.count }

@@ -23,10 +23,23 @@ public struct VerificationOptions: Sendable {
   public var rootCutRounds = 20
   /// The most violated cuts added per round.
   public var cutsPerRound = 100
+  /// MILP over the whole region, or branch and bound over the input box first.
+  public var searchStrategy: SearchStrategy = .automatic
+  /// Input splitting hands a box to the MILP once at most this many ReLUs are unstable in it.
+  public var splitMILPThreshold = 8
   /// GLPK's terminal output, if wanted.
   public var solverOutput: OutputHandler?
 
   public init() {}
+}
+
+public enum SearchStrategy: String, Sendable, CaseIterable, Codable {
+  /// Input splitting for L∞ regions over at most 16 inputs, else the MILP.
+  case automatic = "auto"
+  /// The MILP over the whole region.
+  case milp
+  /// Branch and bound over the input box (L∞ regions), the MILP for nearly stable boxes.
+  case split
 }
 
 /// Ties the pipeline together: bounds → encoding → LP → heuristics → branch-and-cut → re-check.
@@ -120,6 +133,16 @@ public struct Verifier: Sendable {
           counterexample: found, objective: margin, bound: nil, nodes: 0, binaries: 0,
           settledBy: .attack, timings: timings, statistics: [], reason: nil)
       }
+    }
+
+    if InputSplittingSearch.applies(to: region, options: options) && !options.maximize {
+      let splitting = InputSplittingSearch(
+        network: network, region: region, goals: goals, options: options, deadline: deadline)
+      var result = try splitting.run()
+      timings.total = seconds(clock.now - start)
+      timings.solve = timings.total
+      result.timings = timings
+      return result
     }
 
     var bounds = IntervalBounds.compute(network: network, region: region)
