@@ -12,6 +12,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     .package(url: "https://github.com/apple/swift-numerics", from: "1.1.0"),
+    .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
   ],
   targets: [
     // GLPK 5.0's C API. Debian ships no pkg-config file for it, so the modulemap links it by name.
@@ -25,6 +26,7 @@ let package = Package(
       dependencies: [
         "GLPK", "CZlib",
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        .product(name: "HeapModule", package: "swift-collections"),
       ],
       exclude: ["ModelReaders/ONNX/onnx.proto"]
     ),

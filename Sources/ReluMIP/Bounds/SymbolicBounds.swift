@@ -6,8 +6,8 @@
 /// knapsack).
 ///
 /// Soundness in floating point: every slope and intercept of a relaxation is rounded outward, and
-/// each back-substitution carries the same computation on absolute values, whose result bounds
-/// the rounding error; every bound is widened by 1e-9 of it (the error is below ~1e-11 of it for
+/// every bound is widened by 1e-9 of the magnitude of what was summed (`outputMagnitudes`: the
+/// same computation on absolute values bounds the rounding error, which is below ~1e-11 of it for
 /// sums of up to 10⁴ terms over 10 layers).
 enum SymbolicBounds {
   /// A layer's ReLU relaxations: `lowerSlope·z ≤ a ≤ upperSlope·z + upperIntercept`.
@@ -41,12 +41,20 @@ enum SymbolicBounds {
   /// Bounds on every layer over the region: the first layer exact, each later neuron that
   /// interval arithmetic leaves unstable bounded by back-substitution (the tighter of the two is
   /// kept). The output layer is bounded the same way.
-  static func compute(network: Network, region: InputRegion) -> NetworkBounds {
+  static func compute(network: Network, region: InputRegion) -> (
+    bounds: NetworkBounds, relaxations: [Relaxation], magnitudes: [[Double]]
+  ) {
     var layers: [LayerBounds] = []
     var relaxations: [Relaxation] = []
+    var magnitudes: [[Double]] = []
     let first = IntervalBounds.firstLayer(network.layers[0], region: region)
     layers.append(first)
-    if network.layers[0].activation == .relu { relaxations.append(Relaxation(first)) }
+    if network.layers[0].activation == .relu {
+      relaxations.append(Relaxation(first))
+      magnitudes.append(
+        outputMagnitudes(
+          network.layers[0], relaxation: relaxations[0], inputMagnitudes: inputReach(region)))
+    }
     for k in 1..<network.layers.count {
       let layer = network.layers[k]
       let previous = layers[k - 1].outputBounds(network.layers[k - 1].activation)
@@ -62,33 +70,56 @@ enum SymbolicBounds {
         let constants = rows.map { layer.bias[$0] }
         let upper = bound(
           rows: coefficients, constants: constants, throughLayer: k - 1, network: network,
-          relaxations: relaxations, region: region, maximize: true)
+          relaxations: relaxations, magnitudes: magnitudes, region: region, maximize: true)
         let lower = bound(
           rows: coefficients, constants: constants, throughLayer: k - 1, network: network,
-          relaxations: relaxations, region: region, maximize: false)
+          relaxations: relaxations, magnitudes: magnitudes, region: region, maximize: false)
         for (r, i) in rows.enumerated() {
           bounds.upper[i] = min(bounds.upper[i], upper.values[r])
           bounds.lower[i] = max(bounds.lower[i], lower.values[r])
         }
       }
       layers.append(bounds)
-      if layer.activation == .relu { relaxations.append(Relaxation(bounds)) }
+      if layer.activation == .relu {
+        relaxations.append(Relaxation(bounds))
+        magnitudes.append(
+          outputMagnitudes(layer, relaxation: relaxations[k], inputMagnitudes: magnitudes[k - 1]))
+      }
     }
-    return NetworkBounds(layers: layers)
+    return (NetworkBounds(layers: layers), relaxations, magnitudes)
+  }
+
+  static func inputReach(_ region: InputRegion) -> [Double] {
+    (0..<region.dimension).map { max(abs(region.lowest($0)), abs(region.highest($0))) }
+  }
+
+  /// Bounds on |a| for a ReLU layer's outputs under its relaxation, on absolute values:
+  /// |W|·|a_prev| + |b| plus the chord's intercept, 0 for neurons that are always off.
+  static func outputMagnitudes(
+    _ layer: DenseLayer, relaxation: Relaxation, inputMagnitudes: [Double]
+  ) -> [Double] {
+    (0..<layer.outputSize).map { i in
+      guard relaxation.upperSlope[i] != 0 else { return 0 }
+      var total = abs(layer.bias[i]) + relaxation.upperIntercept[i]
+      for (w, a) in zip(layer.row(i), inputMagnitudes) { total += abs(w) * a }
+      return total
+    }
   }
 
   /// Bounds of the rows `C·a_m + d` (row-major `C` over the outputs `a_m` of ReLU layer `m`)
   /// over the region, with the relaxations of layers `0…m`. Returns the bounds and, per row, the
   /// linear function of the input whose extreme gave it (for choosing where to split).
+  ///
+  /// `magnitudes[p]` bounds |a_p| computed on absolute values (`outputMagnitudes`); the
+  /// back-substitution's rounding error is below 1e-11 of `|C|·magnitudes[m] + |d|`, since the same
+  /// sums on absolute values, expanded, give exactly that.
   static func bound(
     rows: [Double], constants: [Double], throughLayer m: Int, network: Network,
-    relaxations: [Relaxation], region: InputRegion, maximize: Bool
+    relaxations: [Relaxation], magnitudes: [[Double]], region: InputRegion, maximize: Bool
   ) -> (values: [Double], inputCoefficients: [Double]) {
     let rowCount = constants.count
     var lambda = rows
-    var magnitude = rows.map(abs)
     var constant = constants
-    var constantMagnitude = constants.map(abs)
     var width = network.layers[m].outputSize
     for p in stride(from: m, through: 0, by: -1) {
       let relaxation = relaxations[p]
@@ -97,60 +128,44 @@ enum SymbolicBounds {
         let base = r * width
         for j in 0..<width {
           let g = lambda[base + j]
-          if g == 0 {
-            magnitude[base + j] = relaxation.upperSlope[j] == 0 ? 0 : magnitude[base + j]
-            continue
-          }
+          if g == 0 { continue }
           if (g > 0) == maximize {
             lambda[base + j] = g * relaxation.upperSlope[j]
-            let intercept = g * relaxation.upperIntercept[j]
-            constant[r] += intercept
-            constantMagnitude[r] += abs(intercept)
+            constant[r] += g * relaxation.upperIntercept[j]
           } else {
             lambda[base + j] = g * relaxation.lowerSlope[j]
           }
-          if relaxation.upperSlope[j] == 0 { magnitude[base + j] = 0 }
         }
       }
       // z_p = W_p a_{p−1} + b_p.
       let layer = network.layers[p]
       let inputWidth = layer.inputSize
       var nextLambda = [Double](repeating: 0, count: rowCount * inputWidth)
-      var nextMagnitude = [Double](repeating: 0, count: rowCount * inputWidth)
       layer.weights.withUnsafeBufferPointer { w in
         nextLambda.withUnsafeMutableBufferPointer { next in
-          nextMagnitude.withUnsafeMutableBufferPointer { nextAbs in
-            for r in 0..<rowCount {
-              let base = r * width
-              let nextBase = r * inputWidth
-              for j in 0..<width {
-                let g = lambda[base + j]
-                let gMagnitude = magnitude[base + j]
-                if gMagnitude == 0 && g == 0 { continue }
-                constant[r] += g * layer.bias[j]
-                constantMagnitude[r] += gMagnitude * abs(layer.bias[j])
-                let rowBase = j * inputWidth
-                if g != 0 {
-                  for t in 0..<inputWidth { next[nextBase + t] += g * w[rowBase + t] }
-                }
-                for t in 0..<inputWidth {
-                  nextAbs[nextBase + t] += gMagnitude * abs(w[rowBase + t])
-                }
-              }
+          for r in 0..<rowCount {
+            let base = r * width
+            let nextBase = r * inputWidth
+            for j in 0..<width {
+              let g = lambda[base + j]
+              if g == 0 { continue }
+              constant[r] += g * layer.bias[j]
+              let rowBase = j * inputWidth
+              for t in 0..<inputWidth { next[nextBase + t] += g * w[rowBase + t] }
             }
           }
         }
       }
       lambda = nextLambda
-      magnitude = nextMagnitude
       width = inputWidth
     }
     var values = [Double](repeating: 0, count: rowCount)
-    let reach = (0..<width).map { max(abs(region.lowest($0)), abs(region.highest($0))) }
+    let outputMagnitudes = magnitudes[m]
+    let rowWidth = outputMagnitudes.count
     for r in 0..<rowCount {
       let row = Array(lambda[(r * width)..<((r + 1) * width)])
-      var total = constantMagnitude[r]
-      for j in 0..<width { total += magnitude[r * width + j] * reach[j] }
+      var total = abs(constants[r])
+      for j in 0..<rowWidth { total += abs(rows[r * rowWidth + j]) * outputMagnitudes[j] }
       let extreme = maximum(of: row, over: region, maximize: maximize)
       let margin = total * 1e-9 + Double.leastNormalMagnitude
       values[r] = maximize ? constant[r] + extreme + margin : constant[r] + extreme - margin

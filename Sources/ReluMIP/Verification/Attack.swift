@@ -6,6 +6,21 @@ struct GradientAttack {
   let region: InputRegion
   var steps = 40
   var restarts = 3
+
+  /// The attack for a region: on few inputs (ACAS Xu has five) a forward pass costs almost
+  /// nothing, so many restarts are affordable, and counterexample regions there are small.
+  init(network: Network, region: InputRegion) {
+    self.network = network
+    self.region = region
+    if region.dimension <= 16 { restarts = 40 }
+  }
+
+  init(network: Network, region: InputRegion, steps: Int, restarts: Int) {
+    self.network = network
+    self.region = region
+    self.steps = steps
+    self.restarts = restarts
+  }
   var seed: UInt64 = 0x5EED
 
   /// The best point found and its margin; the first run starts at the center, the others at
