@@ -28,7 +28,10 @@ struct VNNLibCommand: ParsableCommand {
   @Option(help: "Also write the result to this file (replaced whole, never left half-written).")
   var resultFile: String?
 
-  @Option(help: "How big-M bounds are computed: interval or lp (tighter).")
+  @Option(
+    help:
+      "How big-M bounds are computed: interval, symbolic (back-substitution) or lp (symbolic, then LP; the tightest)."
+  )
   var bounds: BoundMethod = .lp
 
   @Flag(help: "Print one JSON object (result, time, counterexample) instead of the result text.")

@@ -62,7 +62,10 @@ struct SearchOptions: ParsableArguments {
     help: "Wall-clock limit in seconds for each verification; past it the answer is unknown.")
   var timeLimit: Double?
 
-  @Option(help: "How big-M bounds are computed: interval or lp (tighter).")
+  @Option(
+    help:
+      "How big-M bounds are computed: interval, symbolic (back-substitution) or lp (symbolic, then LP; the tightest)."
+  )
   var bounds: BoundMethod = .lp
 
   var targetChoice: TargetChoice { target?.choice ?? .runnerUp }

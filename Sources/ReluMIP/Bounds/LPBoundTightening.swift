@@ -4,7 +4,10 @@ import GLPK
 public enum BoundMethod: String, Sendable, CaseIterable, Codable {
   /// Interval arithmetic, with the first layer exact over the region.
   case interval
-  /// Interval bounds, then each unstable neuron of layers 2… maximised and minimised over the LP
+  /// Linear bounds by back-substitution to the input (DeepPoly / CROWN), kept where tighter than
+  /// interval arithmetic.
+  case symbolic
+  /// Symbolic bounds, then each unstable neuron of layers 2… maximised and minimised over the LP
   /// relaxation of the layers before it.
   case lp
 }

@@ -204,7 +204,8 @@ private struct Parser {
     while let command = try expression() {
       guard case .list(let items, let position) = command, case .atom(let head, _)? = items.first
       else {
-        throw error("expected a command such as (declare-const …) or (assert …)", at: command.position)
+        throw error(
+          "expected a command such as (declare-const …) or (assert …)", at: command.position)
       }
       switch head {
       case "declare-const":

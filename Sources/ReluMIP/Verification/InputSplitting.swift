@@ -124,7 +124,8 @@ final class InputSplittingSearch {
             candidate, network: network, region: region, goal: goal)
           bestMargin = max(bestMargin, margin)
           if let found {
-            return result(.counterexample, counterexample: found, goal: index, settledBy: .heuristic)
+            return result(
+              .counterexample, counterexample: found, goal: index, settledBy: .heuristic)
           }
         }
       }

@@ -108,7 +108,8 @@ extension Verifier {
         }
         searchOptions.timeLimit = remaining
       }
-      let found = try search(region: region, goals: property.cases[index].goals, options: searchOptions)
+      let found = try search(
+        region: region, goals: property.cases[index].goals, options: searchOptions)
       result.casesSearched += 1
       result.nodes += found.nodes
       result.binaries = max(result.binaries, found.binaries)

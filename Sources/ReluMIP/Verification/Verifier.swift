@@ -96,7 +96,8 @@ public struct Verifier: Sendable {
     }
     return VerificationResult(
       verdict: found.verdict, label: label, target: target,
-      targetsSearched: found.goalsSearched.map { targets[$0] }, counterexample: found.counterexample,
+      targetsSearched: found.goalsSearched.map { targets[$0] },
+      counterexample: found.counterexample,
       objective: found.objective, bound: found.bound, nodes: found.nodes, binaries: found.binaries,
       settledBy: found.settledBy, timings: found.timings, statistics: found.statistics,
       reason: found.reason)
@@ -145,7 +146,10 @@ public struct Verifier: Sendable {
       return result
     }
 
-    var bounds = IntervalBounds.compute(network: network, region: region)
+    var bounds =
+      options.boundMethod == .interval
+      ? IntervalBounds.compute(network: network, region: region)
+      : SymbolicBounds.compute(network: network, region: region).bounds
     if options.boundMethod == .lp {
       bounds = try LPBoundTightening.tighten(
         network: network, region: region, bounds: bounds, dropThreshold: options.dropThreshold,
