@@ -34,6 +34,12 @@ struct VNNLibCommand: ParsableCommand {
   )
   var bounds: BoundMethod = .lp
 
+  @Option(
+    help: ArgumentHelp(
+      "The most memory GLPK's branch-and-cut tree may use, in MiB; past it the answer is unknown.",
+      valueName: "MiB"))
+  var memoryLimit: Int = 4096
+
   @Flag(help: "Print one JSON object (result, time, counterexample) instead of the result text.")
   var json = false
 
@@ -43,6 +49,9 @@ struct VNNLibCommand: ParsableCommand {
   func validate() throws {
     if let timeout, !(timeout.isFinite && timeout > 0) {
       throw ValidationError("--timeout must be a positive number of seconds")
+    }
+    guard memoryLimit > 0, memoryLimit <= 1 << 30 else {
+      throw ValidationError("--memory-limit must be a positive number of MiB")
     }
   }
 
@@ -57,6 +66,7 @@ struct VNNLibCommand: ParsableCommand {
       try verifier.validate(parsed)
       var options = VerificationOptions()
       options.boundMethod = bounds
+      options.memoryLimit = memoryLimit << 20
       // The limit counts from process start, as the competition measures it.
       options.timeLimit = timeout.map { $0 - seconds(clock.now - start) }
       if verbose {

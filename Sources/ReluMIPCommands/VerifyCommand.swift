@@ -68,6 +68,12 @@ struct SearchOptions: ParsableArguments {
   )
   var bounds: BoundMethod = .lp
 
+  @Option(
+    help: ArgumentHelp(
+      "The most memory GLPK's branch-and-cut tree may use per verification, in MiB; past it the answer is unknown.",
+      valueName: "MiB"))
+  var memoryLimit: Int = 4096
+
   var targetChoice: TargetChoice { target?.choice ?? .runnerUp }
 
   /// The box: [0, 1] unless `--clip` says otherwise; nil for `--clip none`.
@@ -80,6 +86,9 @@ struct SearchOptions: ParsableArguments {
     if let timeLimit, !(timeLimit.isFinite && timeLimit > 0) {
       throw ValidationError("--time-limit must be a positive number of seconds")
     }
+    guard memoryLimit > 0, memoryLimit <= 1 << 30 else {
+      throw ValidationError("--memory-limit must be a positive number of MiB")
+    }
   }
 
   func verificationOptions(verbose: Bool = false) -> VerificationOptions {
@@ -87,6 +96,7 @@ struct SearchOptions: ParsableArguments {
     options.target = targetChoice
     options.timeLimit = timeLimit
     options.boundMethod = bounds
+    options.memoryLimit = memoryLimit << 20
     if verbose {
       options.solverOutput = { text in FileHandle.standardError.write(Data(text.utf8)) }
     }

@@ -129,7 +129,8 @@ private struct NNetLines {
   var current = 0
 
   init(text: String, file: String) {
-    self.lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+    // By Character, "\r\n" is one newline, not a "\n": split on every kind of line end.
+    self.lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
     self.file = file
   }
 

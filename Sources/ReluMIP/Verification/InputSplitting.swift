@@ -86,6 +86,12 @@ final class InputSplittingSearch {
           reason: "time limit reached (\(boxes) boxes searched, \(open.count + 1) open)")
       }
       boxes += 1
+      // Each open box holds two bounds per input and a few words besides.
+      if let limit = options.memoryLimit, open.count * (16 * region.dimension + 96) > limit {
+        return result(
+          .unknown, settledBy: .none,
+          reason: "memory limit reached (\(open.count + 1) open boxes after \(boxes) searched)")
+      }
       let part = try InputRegion(boxLower: box.lower, boxUpper: box.upper)
       let (bounds, relaxations, magnitudes) = SymbolicBounds.compute(network: network, region: part)
       let outputs = bounds.layers[hiddenLayers]

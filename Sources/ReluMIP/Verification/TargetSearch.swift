@@ -31,6 +31,7 @@ final class TargetSearch {
   private var lastIncumbent = -Double.infinity
   private var rejectedIncumbent = false
   private var stoppedOnBound = false
+  private var memoryExceeded = false
   private var nodes = 0
   private var boundsTime = 0.0
   private var cutRounds = 0
@@ -75,6 +76,13 @@ final class TargetSearch {
     integerOptions.output = options.solverOutput
     integerOptions.messageLevel = options.solverOutput == nil ? .off : .normal
     return integerOptions
+  }
+
+  private func memoryOut() -> Outcome {
+    let limit = options.memoryLimit ?? 0
+    return outcome(
+      .unknown, .none,
+      reason: "memory limit reached (GLPK's tree held more than \(limit >> 20) MiB)")
   }
 
   private func timeOut() -> Outcome {
@@ -144,6 +152,7 @@ final class TargetSearch {
     case .stoppedByCallback:
       if counterexample != nil { return outcome(.counterexample, .branchAndCut) }
       if stoppedOnBound { return outcome(.robust, .branchAndCut) }
+      if memoryExceeded { return memoryOut() }
       return outcome(.unknown, .none, reason: "search stopped without an answer")
     case .timeLimit:
       return timeOut()
@@ -186,6 +195,7 @@ final class TargetSearch {
     let end = try problem.branchAndCut(integerOptions) { tree in
       try self.monitor(tree)
     }
+    if memoryExceeded { return memoryOut() }
     guard end == .solved, problem.integerStatus == .optimal else {
       provenBound = nil
       return outcome(
@@ -211,6 +221,11 @@ final class TargetSearch {
   /// and stops once the best bound of the open nodes proves the target unreachable.
   private func monitor(_ tree: SearchTree) throws {
     nodes = max(nodes, tree.size.total)
+    if let limit = options.memoryLimit, GLPKMemory.bytesInUse > limit {
+      memoryExceeded = true
+      tree.terminate()
+      return
+    }
     if let incumbent = tree.incumbentObjective, incumbent > lastIncumbent {
       lastIncumbent = incumbent
       if consider(encoding.inputPoint(from: tree.incumbentColumnValues())) && !options.maximize {

@@ -27,6 +27,9 @@ public struct VerificationOptions: Sendable {
   public var searchStrategy: SearchStrategy = .automatic
   /// Input splitting hands a box to the MILP once at most this many ReLUs are unstable in it.
   public var splitMILPThreshold = 8
+  /// The most memory GLPK's branch-and-cut tree may hold (bytes, on this thread); past it the
+  /// search stops with `unknown` instead of growing until the process is killed. nil for none.
+  public var memoryLimit: Int? = 4 << 30
   /// GLPK's terminal output, if wanted.
   public var solverOutput: OutputHandler?
 
