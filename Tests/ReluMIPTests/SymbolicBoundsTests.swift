@@ -1,0 +1,242 @@
+import Foundation
+import TestSupport
+import Testing
+
+@testable import ReluMIP
+
+/// Random networks with the values that break careless bounds: zero weights, weights of 1e-12
+/// to 1e-9, repeated weights (ties), whole dead rows, and zero biases.
+enum HostileNetworks {
+  static func make(
+    inputs: Int, hidden: [Int], outputs: Int, using generator: inout SplitMix64
+  ) -> Network {
+    let plain = RandomNetworks.make(
+      inputs: inputs, hidden: hidden, outputs: outputs, using: &generator)
+    let layers = plain.layers.map { layer -> DenseLayer in
+      var weights = layer.weights
+      var bias = layer.bias
+      for index in weights.indices {
+        switch generator.next() % 10 {
+        case 0, 1: weights[index] = 0
+        case 2:
+          let tiny = generator.uniform(1e-12, 1e-9)
+          weights[index] = generator.next() % 2 == 0 ? tiny : -tiny
+        case 3: weights[index] = weights[Int(generator.next() % UInt64(weights.count))]
+        default: break
+        }
+      }
+      if generator.next() % 4 == 0 {
+        // A dead row: the neuron is its bias alone.
+        let row = Int(generator.next() % UInt64(layer.outputSize))
+        for j in 0..<layer.inputSize { weights[row * layer.inputSize + j] = 0 }
+      }
+      for index in bias.indices where generator.next() % 4 == 0 { bias[index] = 0 }
+      return try! DenseLayer(
+        inputSize: layer.inputSize, outputSize: layer.outputSize, weights: weights, bias: bias,
+        activation: layer.activation)
+    }
+    return try! Network(layers: layers)
+  }
+}
+
+/// The kinds of input set the bounds must hold over.
+enum RegionKind: String, CaseIterable, Sendable {
+  /// A box of random widths (some zero) inside [−1, 1]ⁿ.
+  case box
+  /// An L∞ ball clipped to [0, 1]ⁿ.
+  case linf
+  /// An L1 ball clipped to [0, 1]ⁿ.
+  case l1
+
+  func region(dimension n: Int, using generator: inout SplitMix64) throws -> InputRegion {
+    switch self {
+    case .box:
+      var lower: [Double] = []
+      var upper: [Double] = []
+      for _ in 0..<n {
+        let a = generator.uniform(-1, 1)
+        let width = generator.next() % 8 == 0 ? 0 : generator.uniform(0, 1)
+        lower.append(a)
+        upper.append(min(1, a + width))
+      }
+      return try InputRegion(boxLower: lower, boxUpper: upper)
+    case .linf:
+      let center = RandomNetworks.point(n, using: &generator)
+      return try InputRegion(center: center, norm: .linf, radius: generator.uniform(0, 0.5))
+    case .l1:
+      let center = RandomNetworks.point(n, using: &generator)
+      return try InputRegion(center: center, norm: .l1, radius: generator.uniform(0, 2))
+    }
+  }
+}
+
+/// Points of a region: its center, random samples (some on the edges), and for a box all
+/// corners when there are at most 2⁶ of them.
+func samplePoints(_ region: InputRegion, count: Int, using generator: inout SplitMix64)
+  -> [[Double]]
+{
+  var points = [region.center]
+  for _ in 0..<count { points.append(RegionSampling.sample(region, using: &generator)) }
+  if region.norm == .linf && region.dimension <= 6 {
+    for mask in 0..<(1 << region.dimension) {
+      points.append(
+        (0..<region.dimension).map {
+          mask & (1 << $0) == 0 ? region.lowest($0) : region.highest($0)
+        })
+    }
+  }
+  return points
+}
+
+/// `bounds` lies within `outer`, neuron by neuron (no tolerance: the tighter bounds are built
+/// from the same interval arithmetic and only ever intersected with it).
+func checkWithin(
+  _ bounds: NetworkBounds, _ outer: NetworkBounds, what: String,
+  sourceLocation: SourceLocation = #_sourceLocation
+) -> (strictlyTighter: Int, violations: Int) {
+  guard bounds.layers.count == outer.layers.count else {
+    Issue.record("\(what): layer counts differ", sourceLocation: sourceLocation)
+    return (0, 1)
+  }
+  var tighter = 0
+  var violations = 0
+  for (k, (inner, wide)) in zip(bounds.layers, outer.layers).enumerated() {
+    guard inner.count == wide.count else {
+      Issue.record("\(what): layer \(k) sizes differ", sourceLocation: sourceLocation)
+      return (tighter, violations + 1)
+    }
+    for i in 0..<inner.count {
+      if inner.lower[i] < wide.lower[i] || inner.upper[i] > wide.upper[i] {
+        violations += 1
+        if violations <= 3 {
+          Issue.record(
+            "\(what): layer \(k) neuron \(i): [\(inner.lower[i]), \(inner.upper[i])] is not within the interval bounds [\(wide.lower[i]), \(wide.upper[i])]",
+            sourceLocation: sourceLocation)
+        }
+      }
+      if inner.lower[i] > wide.lower[i] || inner.upper[i] < wide.upper[i] { tighter += 1 }
+    }
+  }
+  return (tighter, violations)
+}
+
+@Suite("Symbolic bounds are sound", .tags(.property))
+struct SymbolicBoundsTests {
+  /// 100 seeded networks per kind of region: 2–7 inputs, 0–3 hidden layers of 1–8 ReLUs, 1–4
+  /// outputs, half of them hostile.
+  @Test(arguments: RegionKind.allCases)
+  func containSamplesAndTightenIntervals(kind: RegionKind) throws {
+    var tighter = (symbolic: 0, forward: 0)
+    for index in 0..<100 {
+      let seed = UInt64(index) &* 0x9E37 &+ UInt64(kind.rawValue.count)
+      var generator = SplitMix64(seed: seed)
+      let inputs = Int(2 + generator.next() % 6)
+      let hidden = (0..<Int(generator.next() % 4)).map { _ in Int(1 + generator.next() % 8) }
+      let outputs = Int(1 + generator.next() % 4)
+      let network =
+        index % 2 == 0
+        ? HostileNetworks.make(inputs: inputs, hidden: hidden, outputs: outputs, using: &generator)
+        : RandomNetworks.make(inputs: inputs, hidden: hidden, outputs: outputs, using: &generator)
+      let region = try kind.region(dimension: inputs, using: &generator)
+      let what =
+        "\(kind.rawValue) seed \(seed): layers \(network.layers.map { "\($0.inputSize)→\($0.outputSize)" }), radius \(region.radius)"
+
+      let interval = IntervalBounds.compute(network: network, region: region)
+      let symbolic = SymbolicBounds.compute(network: network, region: region)
+      let forward = ForwardSymbolicBounds(network: network, region: region)
+      let inner = checkWithin(symbolic.bounds, interval, what: "back-substitution, \(what)")
+      let forwardInner = checkWithin(forward.bounds, interval, what: "forward, \(what)")
+      tighter.symbolic += inner.strictlyTighter
+      tighter.forward += forwardInner.strictlyTighter
+      if inner.violations + forwardInner.violations > 0 { continue }
+      for layer in symbolic.bounds.layers + forward.bounds.layers {
+        #expect(zip(layer.lower, layer.upper).allSatisfy { $0 <= $1 }, "empty interval, \(what)")
+      }
+
+      // Random output conditions, bounded both ways.
+      let conditions = (0..<3).map { _ in
+        OutputCondition(
+          terms: (0..<outputs).compactMap { j in
+            generator.next() % 3 == 0
+              ? nil : OutputCondition.Term(output: j, weight: generator.uniform(-2, 2))
+          }, constant: generator.uniform(-1, 1))
+      }
+      let backSubstituted = conditions.map {
+        conditionBound($0, network: network, symbolic: symbolic, region: region)
+      }
+      let forwardBounds = conditions.map { forward.conditionBound($0, region: region).0 }
+
+      var violations = 0
+      for point in samplePoints(region, count: 200, using: &generator) {
+        try #require(region.contains(point), "\(point) outside, \(what)")
+        violations += checkContained(network, symbolic.bounds, at: point, what: "symbolic, \(what)")
+        violations += checkContained(network, forward.bounds, at: point, what: "forward, \(what)")
+        let outputs = network.evaluate(point)
+        for (c, condition) in conditions.enumerated() {
+          let value = condition.value(outputs)
+          if value > backSubstituted[c] || value > forwardBounds[c] {
+            violations += 1
+            Issue.record(
+              "\(what): condition \(condition) is \(value) at \(point), above its bounds \(backSubstituted[c]) (back-substitution) / \(forwardBounds[c]) (forward)"
+            )
+          }
+        }
+        if violations > 0 { break }
+      }
+    }
+    // Neither tightness check is vacuous: the symbolic bounds beat interval arithmetic often.
+    #expect(tighter.symbolic > 20, "back-substitution tighter on \(tighter.symbolic) neurons")
+    #expect(tighter.forward > 20, "forward symbolic tighter on \(tighter.forward) neurons")
+  }
+
+  /// The upper bound of `condition` over the region by back-substitution from the output layer
+  /// (as input splitting computes it).
+  func conditionBound(
+    _ condition: OutputCondition, network: Network,
+    symbolic: (
+      bounds: NetworkBounds, relaxations: [SymbolicBounds.Relaxation], magnitudes: [[Double]]
+    ),
+    region: InputRegion
+  ) -> Double {
+    let last = network.layers[network.layers.count - 1]
+    guard network.layers.count > 1 else {
+      // No hidden layer: the condition is affine in the input; the output bounds give it.
+      return condition.extreme(
+        lower: symbolic.bounds.layers[0].lower, upper: symbolic.bounds.layers[0].upper,
+        maximize: true)
+    }
+    var row = [Double](repeating: 0, count: last.inputSize)
+    var constant = condition.constant
+    for term in condition.terms {
+      for (j, w) in last.row(term.output).enumerated() { row[j] += term.weight * w }
+      constant += term.weight * last.bias[term.output]
+    }
+    return SymbolicBounds.bound(
+      rows: row, constants: [constant], throughLayer: network.layers.count - 2, network: network,
+      relaxations: symbolic.relaxations, magnitudes: symbolic.magnitudes, region: region,
+      maximize: true
+    ).values[0]
+  }
+
+  @Test func backSubstitutionIsExactOnAStableNetwork() throws {
+    // Every ReLU is active on the box, so the network is affine there and both symbolic bounds
+    // are attained at corners: y = 2·(x₀ + x₁ + 1) − (x₀ − x₁ + 2) = x₀ + 3·x₁.
+    let hidden = try DenseLayer(
+      inputSize: 2, outputSize: 2, weights: [1, 1, 1, -1], bias: [1, 2], activation: .relu)
+    let output = try DenseLayer(
+      inputSize: 2, outputSize: 1, weights: [2, -1], bias: [0], activation: .identity)
+    let network = try Network(layers: [hidden, output])
+    let region = try InputRegion(boxLower: [0, 0], boxUpper: [1, 1])
+    let symbolic = SymbolicBounds.compute(network: network, region: region).bounds
+    let forward = ForwardSymbolicBounds(network: network, region: region).bounds
+    let interval = IntervalBounds.compute(network: network, region: region)
+    // Exact up to the rounding margin of 1e-9 of the magnitudes summed (about 10 here).
+    for bounds in [symbolic, forward] {
+      #expect(bounds.layers[1].lower[0] <= 0 && bounds.layers[1].lower[0] > -1e-7)
+      #expect(bounds.layers[1].upper[0] >= 4 && bounds.layers[1].upper[0] < 4 + 1e-7)
+    }
+    // Interval arithmetic forgets that both neurons move with x₀: [2·1 − 3, 2·3 − 1] = [−1, 5].
+    #expect(abs(interval.layers[1].lower[0] + 1) < 1e-9)
+    #expect(abs(interval.layers[1].upper[0] - 5) < 1e-9)
+  }
+}
