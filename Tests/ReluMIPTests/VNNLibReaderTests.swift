@@ -267,15 +267,21 @@ struct VNNLibReaderTests {
       name: "input without a lower bound",
       text: header + "(assert (<= X_0 1))\n(assert (>= X_0 0))\n(assert (<= X_1 1))\n"
         + "(assert (>= Y_0 0))\n",
-      // The conjunction's first comparison (line 5) is where the case starts.
-      line: 5, column: 9, words: ["X_1", "no lower bound"]),
+      // The error points at the input's declaration.
+      line: 2, column: 16, words: ["X_1", "no lower bound"]),
     Refusal(
       name: "input without an upper bound",
       text: header + "(assert (<= -1 X_0))\n(assert (<= -1 X_1 1))\n(assert (>= Y_0 0))\n",
-      line: 5, column: 9, words: ["X_0", "no upper bound"]),
+      line: 1, column: 16, words: ["X_0", "no upper bound"]),
     Refusal(
       name: "lower-case variable", text: "(declare-const X_0 Real)\n  (declare-const y_0 Real)\n",
       line: 2, column: 18, words: ["y_0", "X_<index>"]),
+    Refusal(
+      name: "index with a leading zero", text: "(declare-const X_01 Real)\n",
+      line: 1, column: 16, words: ["'X_01'"]),
+    Refusal(
+      name: "index with a sign", text: "(declare-const X_+1 Real)\n",
+      line: 1, column: 16, words: ["'X_+1'"]),
     Refusal(
       name: "variable without an index", text: "(declare-const X_ Real)\n",
       line: 1, column: 16, words: ["'X_'"]),

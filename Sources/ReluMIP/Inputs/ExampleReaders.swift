@@ -12,6 +12,18 @@ public struct ExampleSet: Sendable, Equatable {
   }
 
   public var exampleSize: Int { shape.reduce(1, *) }
+
+  /// Whether the product of `dims`' nonzero entries (so of every subset of them, such as the
+  /// shape of one example) overflows `Int`. A file may claim such dimensions if another is 0.
+  static func overflows(_ dims: [Int]) -> Bool {
+    var product = 1
+    for dim in dims where dim != 0 {
+      let (next, overflow) = product.multipliedReportingOverflow(by: dim)
+      if overflow { return true }
+      product = next
+    }
+    return false
+  }
   public var count: Int { exampleSize == 0 ? 0 : values.count / exampleSize }
 
   public func example(_ index: Int) throws -> [Double] {
@@ -56,24 +68,30 @@ public enum ExampleReader {
 
   public static func read(path: String) throws -> ExampleSet {
     do {
-      var data = try load(path)
-      if data.starts(with: [0x1f, 0x8b]) { data = try Gzip.decompress(data) }
-      if data.starts(with: [0x93] + Array("NUMPY".utf8)) { return try NPY.parse(data) }
-      if data.count >= 4, data[data.startIndex] == 0, data[data.startIndex + 1] == 0,
-        [0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E].contains(data[data.startIndex + 2])
-      {
-        return try IDX.parse(data)
-      }
-      if path.lowercased().hasSuffix(".csv") || path.lowercased().hasSuffix(".txt")
-        || path.lowercased().hasSuffix(".csv.gz")
-      {
-        return try CSV.parse(data)
-      }
-      throw InputFileError.unsupported(
-        "not a .npy, IDX or CSV file (CSV files must end in .csv or .txt)")
+      return try parse(try load(path), path: path)
     } catch let error as InputFileError {
       throw InputFileError.inFile(path, error)
     }
+  }
+
+  /// Reads examples from the bytes of a file: gzip, `.npy` and IDX by content, CSV by the name
+  /// `path` ends in (`.csv`, `.txt`, `.csv.gz`).
+  public static func parse(_ data: Data, path: String) throws -> ExampleSet {
+    var data = data
+    if data.starts(with: [0x1f, 0x8b]) { data = try Gzip.decompress(data) }
+    if data.starts(with: [0x93] + Array("NUMPY".utf8)) { return try NPY.parse(data) }
+    if data.count >= 4, data[data.startIndex] == 0, data[data.startIndex + 1] == 0,
+      [0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E].contains(data[data.startIndex + 2])
+    {
+      return try IDX.parse(data)
+    }
+    if path.lowercased().hasSuffix(".csv") || path.lowercased().hasSuffix(".txt")
+      || path.lowercased().hasSuffix(".csv.gz")
+    {
+      return try CSV.parse(data)
+    }
+    throw InputFileError.unsupported(
+      "not a .npy, IDX or CSV file (CSV files must end in .csv or .txt)")
   }
 
   static func load(_ path: String) throws -> Data {
@@ -140,6 +158,9 @@ enum NPY {
     let (count, overflow) = dims.reduce((1, false)) { partial, dim in
       let (product, over) = partial.0.multipliedReportingOverflow(by: dim)
       return (product, partial.1 || over)
+    }
+    guard !ExampleSet.overflows(dims) else {
+      throw InputFileError.malformed("the shape \(dims) is too large to count")
     }
     let descriptor = descr.trimmingCharacters(in: CharacterSet(charactersIn: "'\""))
     let (width, decode) = try decoder(for: descriptor)
@@ -212,6 +233,9 @@ enum IDX {
     for d in 0..<rank {
       let offset = 4 + 4 * d
       dims.append((0..<4).reduce(0) { $0 << 8 | Int(bytes[offset + $1]) })
+    }
+    guard !ExampleSet.overflows(dims) else {
+      throw InputFileError.malformed("the dimensions \(dims) are too large to count")
     }
     let width: Int
     switch type {

@@ -71,7 +71,9 @@ public enum NNetReader {
         throw lines.error("layer \(k + 1) declares \(rows) × \(columns) weights, too many")
       }
       var weights: [Double] = []
-      weights.reserveCapacity(rows * columns)
+      // Reserve no more than the text could hold (each value takes at least two characters), so
+      // a header that claims huge layers allocates nothing before the rows fail to appear.
+      weights.reserveCapacity(min(rows * columns, text.utf8.count / 2))
       for i in 0..<rows {
         let row = try lines.numbers("weight row \(i) of layer \(k + 1)")
         guard row.count == columns else {

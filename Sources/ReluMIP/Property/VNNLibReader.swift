@@ -282,9 +282,10 @@ private struct Parser {
   }
 
   static func variable(_ name: String) -> Variable? {
+    let digits = name.dropFirst(2)
     guard name.count >= 3, name.dropFirst().first == "_",
-      let index = Int(name.dropFirst(2)), index >= 0, index < 1 << 24,
-      name.dropFirst(2).allSatisfy(\.isASCII)
+      digits.allSatisfy({ $0.isASCII && $0.isNumber }), digits == "0" || digits.first != "0",
+      let index = Int(digits), index < 1 << 24
     else { return nil }
     switch name.first {
     case "X": return .input(index)
@@ -445,8 +446,8 @@ private struct Parser {
     if let i = (0..<inputCount).first(where: { !lower[$0].isFinite || !upper[$0].isFinite }) {
       let side = lower[i].isFinite ? "upper" : "lower"
       throw error(
-        "input X_\(i) has no \(side) bound in one of the property's cases; every input needs a"
-          + " finite box", at: atoms.first?.position)
+        "input X_\(i) (declared here) has no \(side) bound in one of the property's cases; every"
+          + " input needs a finite box", at: inputs[i])
     }
     return (lower, upper, conditions)
   }

@@ -217,7 +217,11 @@ final class InputSplittingSearch {
           let whole = Counterexample.check(
             found.input, network: network, region: region, goal: goals[index]
           ).counterexample
-        else { continue }
+        else {
+          // Not proven either way in this box: the answer can no longer be robust.
+          unknownReason = "\(goals[index].name): a sub-box's counterexample failed the re-check"
+          continue
+        }
         return result(.counterexample, counterexample: whole, goal: index, settledBy: .branchAndCut)
       case .robust:
         largestPrunedBound = max(largestPrunedBound, outcome.bound ?? -tolerance)
