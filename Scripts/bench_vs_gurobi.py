@@ -142,6 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed-runs", type=int, default=5,
                    help="runs of the seed case end to end (0 to skip)")
     p.add_argument("--gurobi-log", action="store_true", help="show Gurobi's log")
+    p.add_argument("--distortion", type=parse_int_list, default=None, metavar="EXAMPLES",
+                   help="instead of the decision table: run relumip --minimize-distance on these "
+                        "examples (up to --max-distance) and confirm each proven lower bound "
+                        "with a reference decision run at it (it must be robust) and each "
+                        "counterexample distance with one at it (it must find one)")
+    p.add_argument("--max-distance", type=float, default=10.0,
+                   help="the largest L1 distance --distortion searches")
     return p
 
 
@@ -609,6 +616,12 @@ def main(argv: list[str] | None = None) -> int:
     print(HEADER)
     print("-" * len(HEADER))
 
+    if args.distortion is not None:
+        try:
+            return distortion_table(args, ref)
+        finally:
+            ref.close()
+
     jsonl = open(args.jsonl, "a", encoding="utf-8") if args.jsonl else None
     results: list[Instance] = []
     try:
@@ -627,6 +640,41 @@ def main(argv: list[str] | None = None) -> int:
             jsonl.close()
         ref.close()
     return 0
+
+
+def distortion_table(args: argparse.Namespace, ref: "Reference") -> int:
+    """Minimal distortion by relumip, each end confirmed by a reference decision run."""
+    print(f"minimal L1 distortion up to {args.max_distance:g}, time limit {args.time_limit:g} s "
+          "for relumip; reference decision runs at the lower bound and at the distance found")
+    header = (f"{'ex':>3}  {'distance':>9}  {'lower':>9}  {'relumip s':>9}  "
+              f"{'ref @ lower':>14}  {'ref @ distance':>14}  ok")
+    print(header)
+    print("-" * len(header))
+    failures = 0
+    for example in args.distortion:
+        cmd = [str(args.binary), "verify", str(args.model), "--images", str(args.images),
+               "--example", str(example), "--norm", "l1", "--delta", repr(args.max_distance),
+               "--minimize-distance", "--json", "--time-limit", repr(args.time_limit)]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - t0
+        try:
+            found = json.loads(proc.stdout)
+        except json.JSONDecodeError:
+            print(f"{example:>3}  relumip failed: {proc.stderr.strip()[-200:]}")
+            failures += 1
+            continue
+        lower = found.get("lower_bound") or 0.0
+        distance = found.get("distance")
+        at_lower = ref.solve(example, lower)["verdict"] if lower > 0 else "-"
+        at_distance = ref.solve(example, distance)["verdict"] if distance is not None else "-"
+        ok = at_lower in ("robust", "-") and at_distance in ("counterexample", "-")
+        failures += 0 if ok else 1
+        print(f"{example:>3}  {distance if distance is not None else float('nan'):>9.5f}  "
+              f"{lower:>9.5f}  {wall:>9.1f}  {at_lower:>14}  {at_distance:>14}  "
+              f"{'yes' if ok else 'NO'}", flush=True)
+    print(f"\n{len(args.distortion) - failures} of {len(args.distortion)} confirmed by the reference")
+    return 0 if failures == 0 else 1
 
 
 def _load_avg_text() -> str:

@@ -84,7 +84,7 @@ struct GoalSearchCase: CustomStringConvertible {
 struct GoalSearchPropertyTests {
   /// 240 seeded cases, each searched by input splitting and by the MILP alone.
   static let batches = Array(0..<8)
-  static let batchSize: UInt64 = 30
+  static let batchSize: UInt64 = 30 * PropertyTestScale.factor
 
   @Test(arguments: batches)
   func splittingAndMILPAgreeWithTheGrid(batch: Int) throws {

@@ -144,7 +144,7 @@ func checkResult(
 struct VerifierPropertyTests {
   /// 300 seeded cases, in batches so that a failure names its batch and seed.
   static let batches = Array(0..<12)
-  static let batchSize: UInt64 = 25
+  static let batchSize: UInt64 = 25 * PropertyTestScale.factor
 
   @Test(arguments: batches)
   func runnerUpAgreesWithBruteForce(batch: Int) throws {

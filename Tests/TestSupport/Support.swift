@@ -269,3 +269,14 @@ public enum Compare {
     return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
   }
 }
+
+/// How many times more cases the property tests run: `RELUMIP_PROPERTY_SCALE` (default 1), set by
+/// `Scripts/property_tests_long.sh` for the long version.
+public enum PropertyTestScale {
+  public static let factor: UInt64 = {
+    guard let text = ProcessInfo.processInfo.environment["RELUMIP_PROPERTY_SCALE"],
+      let value = UInt64(text), value >= 1
+    else { return 1 }
+    return value
+  }()
+}
