@@ -24,6 +24,7 @@ public struct ExampleSet: Sendable, Equatable {
     }
     return false
   }
+
   public var count: Int { exampleSize == 0 ? 0 : values.count / exampleSize }
 
   public func example(_ index: Int) throws -> [Double] {

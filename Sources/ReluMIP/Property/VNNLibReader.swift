@@ -47,6 +47,9 @@ public enum VNNLibReader {
   /// The most conjunctions the disjunctive normal form may have.
   public static let maximumCases = 100_000
   public static let maximumFileSize = 1 << 28
+  /// The deepest nesting of parentheses read (the competitions' files nest a few levels); deeper
+  /// text is refused rather than recursed into until the stack overflows.
+  public static let maximumNesting = 1000
 
   public static func read(path: String) throws -> VNNLibProperty {
     let url = URL(fileURLWithPath: path)
@@ -124,6 +127,8 @@ private struct Parser {
   let file: String
   let scalars: [Unicode.Scalar]
   var index = 0
+  /// Parentheses open at `index`.
+  var depth = 0
   var line = 1
   var column = 1
   var inputs: [Int: Position] = [:]
@@ -169,6 +174,12 @@ private struct Parser {
     guard index < scalars.count else { return nil }
     let start = Position(line: line, column: column)
     if scalars[index] == "(" {
+      guard depth < VNNLibReader.maximumNesting else {
+        throw error(
+          "parentheses nested more than \(VNNLibReader.maximumNesting) deep", at: start)
+      }
+      depth += 1
+      defer { depth -= 1 }
       advance()
       var items: [Expression] = []
       while true {

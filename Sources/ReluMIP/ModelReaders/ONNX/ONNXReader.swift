@@ -66,7 +66,10 @@ struct PendingAffine {
     return PendingAffine(inputSize: inputSize, outputSize: rows, weights: w, scale: [], bias: b)
   }
 
-  func layer(_ activation: Activation) -> DenseLayer {
+  /// The map as a dense layer; nil if its weight matrix would hold more than
+  /// `ONNXReader.maximumValues` entries.
+  func layer(_ activation: Activation) -> DenseLayer? {
+    guard checkedSize([outputSize, inputSize]) != nil else { return nil }
     var w = weights
     if w == nil {
       var dense = [Double](repeating: 0, count: outputSize * inputSize)
@@ -75,6 +78,17 @@ struct PendingAffine {
     }
     return DenseLayer(unchecked: inputSize, outputSize, w!, bias, activation)
   }
+}
+
+/// The product of `factors`; nil if it overflows or exceeds `ONNXReader.maximumValues`.
+func checkedSize(_ factors: [Int]) -> Int? {
+  var product = 1
+  for factor in factors {
+    let (next, overflow) = product.multipliedReportingOverflow(by: factor)
+    guard !overflow, next <= ONNXReader.maximumValues else { return nil }
+    product = next
+  }
+  return product
 }
 
 /// The state of the single data path through the graph.
@@ -90,6 +104,9 @@ struct DataPath {
 /// exporters write them, into a `Network`.
 public enum ONNXReader {
   public static let maximumFileSize = 1 << 31
+  /// The most values the data path, a layer's weights or an intermediate matrix may hold: larger
+  /// claims (a declared input shape, a Reshape target) are refused before allocating.
+  public static let maximumValues = 1 << 24
   public static let supportedOps = [
     "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Flatten", "Reshape", "Identity",
     "Dropout", "Squeeze", "Unsqueeze", "Constant", "Softmax (final)", "LogSoftmax (final)",
@@ -165,7 +182,11 @@ private struct GraphInterpreter {
           reason: "dimension \(axis) is dynamic; only the first (batch) dimension may be")
       }
     }
-    let size = shape.reduce(1, *)
+    guard let size = checkedSize(shape) else {
+      throw ModelError(
+        file: file, location: "input '\(input.name)'",
+        reason: "shape \(shape) holds more than \(ONNXReader.maximumValues) values")
+    }
     paths[input.name] = DataPath(shape: shape, layers: [], pending: .identity(size))
 
     guard graph.output.count == 1, let output = graph.output.first else {
@@ -182,7 +203,10 @@ private struct GraphInterpreter {
     }
     var layers = path.layers
     if !(path.pending.isIdentity && !layers.isEmpty) {
-      layers.append(path.pending.layer(.identity))
+      guard let layer = path.pending.layer(.identity) else {
+        throw error("the last layer would hold more than \(ONNXReader.maximumValues) weights")
+      }
+      layers.append(layer)
     }
     for (index, layer) in layers.enumerated() {
       if let bad = (layer.weights + layer.bias).first(where: { !$0.isFinite }) {
@@ -233,7 +257,12 @@ private struct GraphInterpreter {
     }
     switch node.opType {
     case "Relu":
-      path.layers.append(path.pending.layer(.relu))
+      guard let layer = path.pending.layer(.relu) else {
+        throw error(
+          "the layer would hold more than \(ONNXReader.maximumValues) weights", node: node,
+          index: index)
+      }
+      path.layers.append(layer)
       path.pending = .identity(path.size)
     case "Identity", "Dropout":
       break
@@ -269,6 +298,11 @@ private struct GraphInterpreter {
         "unsupported operation; supported: \(ONNXReader.supportedOps.joined(separator: ", "))",
         node: node, index: index)
     }
+    guard path.shape.allSatisfy({ $0 > 0 }), checkedSize(path.shape) != nil else {
+      throw error(
+        "gives data of shape \(path.shape): empty or more than \(ONNXReader.maximumValues) values",
+        node: node, index: index)
+    }
     paths[outputName] = path
     return nil
   }
@@ -284,6 +318,9 @@ private struct GraphInterpreter {
   {
     let size = shape.reduce(1, *)
     let allowZero = attribute("allowzero", of: node)?.i ?? 0
+    guard target.values.allSatisfy({ Int(exactly: $0) != nil }) else {
+      throw error("invalid target shape \(target.values)", node: node, index: index)
+    }
     var dims = target.values.map { Int($0) }
     for (axis, dim) in dims.enumerated() where dim == 0 && allowZero == 0 {
       guard axis < shape.count else {
@@ -297,13 +334,13 @@ private struct GraphInterpreter {
       throw error("invalid target shape \(dims)", node: node, index: index)
     }
     if let axis = unknown.first {
-      let known = dims.enumerated().filter { $0.offset != axis }.reduce(1) { $0 * $1.element }
-      guard known > 0, size % known == 0 else {
+      let known = checkedSize(dims.enumerated().filter { $0.offset != axis }.map(\.element))
+      guard let known, known > 0, size % known == 0 else {
         throw error("cannot reshape shape \(shape) to \(dims)", node: node, index: index)
       }
       dims[axis] = size / known
     }
-    guard dims.reduce(1, *) == size else {
+    guard checkedSize(dims) == size else {
       throw error(
         "cannot reshape shape \(shape) (\(size) values) to \(dims)", node: node, index: index)
     }
@@ -327,7 +364,7 @@ private struct GraphInterpreter {
     guard let axes else { throw error("Unsqueeze needs axes", node: node, index: index) }
     let rank = shape.count + axes.count
     let chosen = Set(axes.map { $0 < 0 ? $0 + rank : $0 })
-    guard chosen.allSatisfy({ $0 >= 0 && $0 < rank }) else {
+    guard chosen.count == axes.count, chosen.allSatisfy({ $0 >= 0 && $0 < rank }) else {
       throw error("cannot unsqueeze axes \(axes) of shape \(shape)", node: node, index: index)
     }
     var rest = shape.makeIterator()
@@ -427,6 +464,7 @@ private struct GraphInterpreter {
         "shape mismatch: A has \(k) columns (shape \(path.shape)\(transA ? ", transposed" : "")) but B has \(bk) rows (shape \(b.shape)\(transB ? ", transposed" : ""))",
         node: node, index: index)
     }
+    try requireDense(rows: rows * n, path, node: node, index: index)
     var shift = [Double](repeating: 0, count: rows * n)
     if node.input.count > 2, !node.input[2].isEmpty {
       let c = try constantInput(node, 2, index: index)
@@ -480,6 +518,7 @@ private struct GraphInterpreter {
       }
       let n = weights.shape[1]
       let rows = inputSize / k
+      try requireDense(rows: rows * n, path, node: node, index: index)
       var m = [Double](repeating: 0, count: rows * n * inputSize)
       for r in 0..<rows {
         for col in 0..<n {
@@ -503,6 +542,7 @@ private struct GraphInterpreter {
           node: node, index: index)
       }
       let rows = weights.shape[0]
+      try requireDense(rows: rows * columns, path, node: node, index: index)
       var m = [Double](repeating: 0, count: rows * columns * inputSize)
       for r in 0..<rows {
         for c in 0..<columns {
@@ -516,6 +556,18 @@ private struct GraphInterpreter {
       result.shape = isVector ? [rows] : Array(path.shape.dropLast(2)) + [rows, columns]
     }
     return result
+  }
+
+  /// Refuses a dense op with `rows` outputs whose matrices (on the data, and composed with the
+  /// pending affine map) would be too large to allocate.
+  func requireDense(rows: Int, _ path: DataPath, node: Onnx_NodeProto, index: Int) throws {
+    guard checkedSize([rows, path.size]) != nil,
+      checkedSize([rows, path.pending.inputSize]) != nil
+    else {
+      throw error(
+        "\(rows) outputs from data of shape \(path.shape) would need more than"
+          + " \(ONNXReader.maximumValues) weights", node: node, index: index)
+    }
   }
 
   func constantInput(_ node: Onnx_NodeProto, _ position: Int, index: Int) throws -> ConstantTensor {
