@@ -75,6 +75,36 @@ struct ReaderFuzzRegressionTests {
     #expect(property.cases.count == 1)
     #expect(property.cases.first?.lower == [0])
   }
+
+  /// Five assertions that each offer ten output conditions: 10⁵ cases from 700 bytes.
+  static func fiveOrsOfTen(_ condition: (Int) -> String) -> String {
+    (0..<5).map { i in
+      "(assert (or " + (0..<10).map { condition(10 * i + $0) }.joined(separator: " ") + "))\n"
+    }.joined()
+  }
+
+  @Test func vnnlibThatMultipliesOutPastTheLimitIsRefusedBeforeItIsBuilt() throws {
+    // A chain of 12,000 comparisons in every one of 10⁵ cases: 1.2 × 10⁹ comparisons, which ran
+    // out of memory (libFuzzer: out-of-memory on a 25 kB file).
+    let text =
+      "(declare-const X_0 Real)\n(declare-const Y_0 Real)\n(assert (<= 0 X_0 "
+      + String(repeating: "1 ", count: 12_000) + "))\n" + Self.fiveOrsOfTen { _ in "(>= Y_0 0)" }
+    let error = try #require(throws: VNNLibError.self) { try VNNLibReader.parse(text) }
+    #expect(
+      error.reason.contains("more than \(VNNLibReader.maximumComparisons) comparisons"),
+      "\(error)")
+  }
+
+  @Test func vnnlibWithManyDistinctGoalsReadsWithoutComparingEveryPair() throws {
+    // 10⁵ distinct goals on one box: dropping repeats by comparing each with all before it took
+    // minutes (libFuzzer: timeout on a 737-byte file).
+    let text =
+      "(declare-const X_0 Real)\n(declare-const Y_0 Real)\n(assert (<= 0 X_0 1))\n"
+      + Self.fiveOrsOfTen { "(>= Y_0 \($0))" }
+    let property = try VNNLibReader.parse(text)
+    #expect(property.cases.count == 1)
+    #expect(property.cases.first?.goals.count == 100_000)
+  }
 }
 
 @Suite("Readers: hostile ONNX graphs")

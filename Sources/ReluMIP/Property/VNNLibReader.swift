@@ -46,6 +46,10 @@ public struct VNNLibProperty: Sendable, Equatable {
 public enum VNNLibReader {
   /// The most conjunctions the disjunctive normal form may have.
   public static let maximumCases = 100_000
+  /// The most comparisons the disjunctive normal form may hold in all its cases, and the most
+  /// input bounds its distinct boxes may: a few lines of `or` multiply out to any size, so larger
+  /// properties are refused before they are built (the competitions' need well under 10⁶).
+  public static let maximumComparisons = 1 << 22
   public static let maximumFileSize = 1 << 28
   /// The deepest nesting of parentheses read (the competitions' files nest a few levels); deeper
   /// text is refused rather than recursed into until the stack overflows.
@@ -244,6 +248,8 @@ private struct Parser {
     var caseIndex: [[Double]: Int] = [:]
     // Cases without output conditions: every input of their box is unsafe.
     var unconditional: Set<Int> = []
+    // The goals of each case so far, to drop repeats without comparing every pair.
+    var goalsSeen: [Set<[OutputCondition]>] = []
     for conjunction in conjunctions {
       guard let (lower, upper, conditions) = try split(conjunction, inputCount: inputCount) else {
         continue
@@ -253,16 +259,22 @@ private struct Parser {
       if let existing = caseIndex[key] {
         index = existing
       } else {
+        guard (cases.count + 1) * inputCount <= VNNLibReader.maximumComparisons else {
+          throw error(
+            "the property's input boxes hold more than \(VNNLibReader.maximumComparisons) bounds")
+        }
         index = cases.count
         caseIndex[key] = index
         cases.append(VNNLibProperty.Case(lower: lower, upper: upper, goals: []))
+        goalsSeen.append([])
       }
       if conditions.isEmpty {
         unconditional.insert(index)
         cases[index].goals = []
       } else if !unconditional.contains(index) {
-        let goal = OutputGoal(conditions: conditions)
-        if !cases[index].goals.contains(goal) { cases[index].goals.append(goal) }
+        if goalsSeen[index].insert(conditions).inserted {
+          cases[index].goals.append(OutputGoal(conditions: conditions))
+        }
       }
     }
     return VNNLibProperty(inputCount: inputCount, outputCount: outputCount, cases: cases)
@@ -329,11 +341,19 @@ private struct Parser {
       return result
     case "or":
       var result: [[Atom]] = []
+      var comparisons = 0
       for argument in arguments {
-        result += try normalForm(argument)
+        let cases = try normalForm(argument)
+        comparisons += Self.comparisons(in: cases)
+        result += cases
         guard result.count <= VNNLibReader.maximumCases else {
           throw error(
             "the property has more than \(VNNLibReader.maximumCases) cases", at: position)
+        }
+        guard comparisons <= VNNLibReader.maximumComparisons else {
+          throw error(
+            "the property has more than \(VNNLibReader.maximumComparisons) comparisons in all its"
+              + " cases", at: position)
         }
       }
       return result
@@ -365,7 +385,20 @@ private struct Parser {
     guard a.count * b.count <= VNNLibReader.maximumCases else {
       throw error("the property has more than \(VNNLibReader.maximumCases) cases")
     }
+    // Each case of `a` is repeated once per case of `b`, and the other way round.
+    guard
+      Self.comparisons(in: a) * b.count + Self.comparisons(in: b) * a.count
+        <= VNNLibReader.maximumComparisons
+    else {
+      throw error(
+        "the property has more than \(VNNLibReader.maximumComparisons) comparisons in all its"
+          + " cases")
+    }
     return a.flatMap { left in b.map { left + $0 } }
+  }
+
+  static func comparisons(in cases: [[Atom]]) -> Int {
+    cases.reduce(0) { $0 + $1.count }
   }
 
   func term(_ expression: Expression) throws -> LinearTerm {
@@ -423,6 +456,7 @@ private struct Parser {
     var lower = [Double](repeating: -.infinity, count: inputCount)
     var upper = [Double](repeating: .infinity, count: inputCount)
     var conditions: [OutputCondition] = []
+    var conditionsSeen: Set<OutputCondition> = []
     for atom in atoms {
       let used = atom.term.coefficients.filter { $0.value != 0 }
       let inputTerms = used.filter { if case .input = $0.key { true } else { false } }
@@ -434,7 +468,7 @@ private struct Parser {
           return OutputCondition.Term(output: j, weight: weight)
         }
         let condition = OutputCondition(terms: terms, constant: atom.term.constant)
-        if !conditions.contains(condition) { conditions.append(condition) }
+        if conditionsSeen.insert(condition).inserted { conditions.append(condition) }
       } else if inputTerms.count == 1 && used.count == 1,
         case .input(let i) = inputTerms.first!.key
       {
