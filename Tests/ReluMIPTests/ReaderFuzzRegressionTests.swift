@@ -122,6 +122,15 @@ struct ONNXHostileGraphTests {
     #expect(try reason(builder).contains("cannot unsqueeze axes [0, 0]"))
   }
 
+  @Test func squeezeAxesThatAreNotWholeNumbersAreRefused() throws {
+    for axes in [[1e30], [0.5]] {
+      var builder = GraphBuilder(input: [1, 2])
+      builder.constant("axes", shape: [1], axes)
+      builder.node("Squeeze", ["x", "axes"], "y")
+      #expect(try reason(builder).contains("not whole numbers"), "axes \(axes)")
+    }
+  }
+
   @Test func hugeDeclaredInputsAreRefusedBeforeAllocating() throws {
     // 2⁴⁰ values, and a shape whose size overflows Int.
     for shape in [[1, 1 << 40], [1 << 40, 1 << 40, 1 << 40]] {

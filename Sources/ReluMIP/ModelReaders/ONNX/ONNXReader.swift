@@ -350,6 +350,9 @@ private struct GraphInterpreter {
   func squeeze(_ shape: [Int], node: Onnx_NodeProto, index: Int) throws -> [Int] {
     var axes = attribute("axes", of: node)?.ints.map { Int($0) }
     if axes == nil, node.input.count > 1, let tensor = constants[node.input[1]] {
+      guard tensor.values.allSatisfy({ Int(exactly: $0) != nil }) else {
+        throw error("axes \(tensor.values) are not whole numbers", node: node, index: index)
+      }
       axes = tensor.values.map { Int($0) }
     }
     if node.opType == "Squeeze" {
