@@ -5,51 +5,31 @@
 # N seconds (600 by default) on a corpus in .build-fuzz/corpus/TARGET, seeded from ../shared (or
 # $RELUMIP_SHARED), Models/ and the test fixtures. Crashes, timeouts and out-of-memory inputs are
 # written to .build-fuzz/artifacts/TARGET/; the script lists them and exits 1 if there are any.
-# Reproduce one with `.build-fuzz/…/release/fuzz-TARGET FILE`.
+# Reproduce one with `.build-fuzz/run/fuzz-TARGET FILE`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 all_targets=(onnx nnet vnnlib npy idx csv)
-seconds=600
-targets=()
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --seconds) seconds="$2"; shift 2 ;;
-    --seconds=*) seconds="${1#--seconds=}"; shift ;;
-    -h | --help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *)
-      if [[ " ${all_targets[*]} " != *" $1 "* ]]; then
-        echo "error: unknown target '$1' (targets: ${all_targets[*]})" >&2
-        exit 64
-      fi
-      targets+=("$1"); shift ;;
-  esac
-done
-[ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
-
 shared="${RELUMIP_SHARED:-../shared}"
 scratch=.build-fuzz
-build=(swift build --package-path Fuzz -c release -Xswiftc -sanitize=fuzzer,address
-  --scratch-path "$scratch")
-echo "+ ${build[*]}"
-"${build[@]}"
-bin="$("${build[@]}" --show-bin-path)"
 
-# Copies the files matching the patterns that exist into the seed folder.
+# Copies the files among the arguments that exist into the seed folder.
 copy_seeds() {
-  local folder="$1"; shift
+  local folder="$1"
+  shift
   local file
   for file in "$@"; do
     if [ -f "$file" ]; then cp -f "$file" "$folder/"; fi
   done
 }
 
-# Writes small examples of every IDX element type (and gzipped copies) into the seed folder.
+# Small examples of every IDX element type, and gzipped copies.
 write_idx_seeds() {
   local folder="$1"
   printf '\x00\x00\x08\x01\x00\x00\x00\x05\x01\x02\x03\x04\x05' >"$folder/labels-idx1-ubyte"
-  printf '\x00\x00\x08\x03\x00\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00\x02\x00\x10\x20\x30\x40\x50\xff\x80' \
+  printf '\x00\x00\x08\x03\x00\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00\x02' \
     >"$folder/images-idx3-ubyte"
+  printf '\x00\x10\x20\x30\x40\x50\xff\x80' >>"$folder/images-idx3-ubyte"
   printf '\x00\x00\x09\x02\x00\x00\x00\x02\x00\x00\x00\x01\xff\x01' >"$folder/int8-idx2"
   printf '\x00\x00\x0b\x02\x00\x00\x00\x01\x00\x00\x00\x02\x80\x00\x7f\xff' >"$folder/int16-idx2"
   printf '\x00\x00\x0c\x01\x00\x00\x00\x01\xff\xff\xff\xfe' >"$folder/int32-idx1"
@@ -82,58 +62,96 @@ seed_target() {
   case "$target" in
     onnx)
       copy_seeds "$folder" "$shared"/seed/*.onnx "$shared"/bench/*/*.onnx Models/*.onnx \
-        Tests/ReluMIPTests/Fixtures/onnx/*.onnx ;;
+        Tests/ReluMIPTests/Fixtures/onnx/*.onnx
+      ;;
     nnet)
       copy_seeds "$folder" "$shared"/bench/*/*.nnet Tests/ReluMIPTests/Fixtures/*/*.nnet
-      write_nnet_seeds "$folder" ;;
+      write_nnet_seeds "$folder"
+      ;;
     vnnlib)
-      copy_seeds "$folder" "$shared"/bench/*/*.vnnlib Tests/ReluMIPTests/Fixtures/*/*.vnnlib ;;
+      copy_seeds "$folder" "$shared"/bench/*/*.vnnlib Tests/ReluMIPTests/Fixtures/*/*.vnnlib
+      ;;
     npy)
       copy_seeds "$folder" "$shared"/seed/*.npy Models/*.npy
-      gzip -c -n Models/fashion_test100_labels.npy >"$folder/labels.npy.gz" ;;
+      gzip -c -n Models/fashion_test100_labels.npy >"$folder/labels.npy.gz"
+      ;;
     idx) write_idx_seeds "$folder" ;;
     csv) write_csv_seeds "$folder" ;;
   esac
 }
 
-export SWIFT_BACKTRACE=enable=no  # Swift's crash handler would get in the way of libFuzzer's
-found=()
-for target in "${targets[@]}"; do
-  corpus="$scratch/corpus/$target"
-  seeds="$scratch/seeds/$target"
-  artifacts="$scratch/artifacts/$target"
-  log="$scratch/logs/$target.log"
-  mkdir -p "$corpus" "$seeds" "$artifacts" "$(dirname "$log")"
+# Runs one target; returns 1 if it left a new artifact or failed.
+fuzz_target() {
+  local target="$1" seconds="$2" bin="$3"
+  local corpus="$scratch/corpus/$target" seeds="$scratch/seeds/$target"
+  local artifacts="$scratch/artifacts/$target" log="$scratch/logs/$target.log"
+  mkdir -p "$corpus" "$seeds" "$artifacts" "$scratch/logs" "$scratch/run"
   seed_target "$target" "$seeds"
-  # Longer inputs are cut: the shared models and properties are up to 2 MB, and whole
-  # networks of that size would make each run slow without reaching new code.
+  # Longer inputs are cut: the shared models and properties are up to 2 MB, and whole networks
+  # of that size make each run slow without reaching new code.
+  local max_len=16384
   case "$target" in
     onnx) max_len=65536 ;;
     nnet | vnnlib) max_len=32768 ;;
-    *) max_len=16384 ;;
   esac
-  dictionary=()
-  if [ -f "Fuzz/$target.dict" ]; then dictionary=("-dict=Fuzz/$target.dict"); fi
-  before="$(ls "$artifacts" | wc -l)"
+  local options=("-max_total_time=$seconds" -rss_limit_mb=2048 -timeout=10 "-max_len=$max_len"
+    "-artifact_prefix=$artifacts/" -print_final_stats=1)
+  if [ -f "Fuzz/$target.dict" ]; then options+=("-dict=Fuzz/$target.dict"); fi
   # Run a copy, so that rebuilding while a target runs cannot touch it.
-  mkdir -p "$scratch/run"
   cp -f "$bin/fuzz-$target" "$scratch/run/fuzz-$target"
-  command=("$scratch/run/fuzz-$target" "$corpus" "$seeds" "-max_total_time=$seconds" -rss_limit_mb=2048
-    -timeout=10 "-max_len=$max_len" "-artifact_prefix=$artifacts/" -print_final_stats=1 ${dictionary[@]+"${dictionary[@]}"})
+  local command=("$scratch/run/fuzz-$target" "$corpus" "$seeds" "${options[@]}")
+  local before status=0
+  before="$(ls "$artifacts" | wc -l)"
   echo "+ ${command[*]}  (log: $log)"
-  status=0
   "${command[@]}" >"$log" 2>&1 || status=$?
-  echo "$target: $(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1 || true)"
+  # libFuzzer's final line: executions, coverage (cov: edges, ft: features), corpus, speed.
+  grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1 | sed "s/^/$target: /" || true
   grep -E '^Done [0-9]+ runs' "$log" | tail -n 1 | sed "s/^/$target: /" || true
   if [ "$status" -ne 0 ] || [ "$(ls "$artifacts" | wc -l)" -ne "$before" ]; then
     grep -E '^==[0-9]+== ?ERROR|^SUMMARY|Swift runtime failure|Test unit written' "$log" \
       | sed "s/^/$target: /" || true
-    found+=("$target")
+    return 1
   fi
-done
+}
 
-if [ ${#found[@]} -gt 0 ]; then
-  echo "Crashes in: ${found[*]} (inputs in $scratch/artifacts/, logs in $scratch/logs/)" >&2
-  exit 1
-fi
-echo "No crashes in: ${targets[*]}"
+main() {
+  local seconds=600 targets=()
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --seconds) seconds="$2"; shift 2 ;;
+      --seconds=*) seconds="${1#--seconds=}"; shift ;;
+      -h | --help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      *)
+        if [[ " ${all_targets[*]} " != *" $1 "* ]]; then
+          echo "error: unknown target '$1' (targets: ${all_targets[*]})" >&2
+          exit 64
+        fi
+        targets+=("$1")
+        shift
+        ;;
+    esac
+  done
+  [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
+
+  local build=(swift build --package-path Fuzz -c release -Xswiftc -sanitize=fuzzer,address
+    --scratch-path "$scratch")
+  echo "+ ${build[*]}"
+  "${build[@]}"
+  local bin
+  bin="$("${build[@]}" --show-bin-path)"
+
+  export SWIFT_BACKTRACE=enable=no  # Swift's crash handler would get in the way of libFuzzer's
+  local found=() target
+  for target in "${targets[@]}"; do
+    fuzz_target "$target" "$seconds" "$bin" || found+=("$target")
+  done
+  if [ ${#found[@]} -gt 0 ]; then
+    echo "Crashes in: ${found[*]} (inputs in $scratch/artifacts/, logs in $scratch/logs/)" >&2
+    exit 1
+  fi
+  echo "No crashes in: ${targets[*]}"
+}
+
+# Everything runs from here, after bash has read the whole file, so editing the script while it
+# runs cannot change what it does.
+main "$@"
