@@ -41,7 +41,11 @@ enum SymbolicBounds {
   /// Bounds on every layer over the region: the first layer exact, each later neuron that
   /// interval arithmetic leaves unstable bounded by back-substitution (the tighter of the two is
   /// kept). The output layer is bounded the same way.
-  static func compute(network: Network, region: InputRegion) -> (
+  ///
+  /// Past `deadline`, the remaining layers get interval bounds only (still sound, looser).
+  static func compute(
+    network: Network, region: InputRegion, deadline: ContinuousClock.Instant? = nil
+  ) -> (
     bounds: NetworkBounds, relaxations: [Relaxation], magnitudes: [[Double]]
   ) {
     var layers: [LayerBounds] = []
@@ -60,8 +64,9 @@ enum SymbolicBounds {
       let previous = layers[k - 1].outputBounds(network.layers[k - 1].activation)
       var bounds = IntervalBounds.propagate(
         layer, inputLower: previous.lower, inputUpper: previous.upper)
+      let pastDeadline = deadline.map { ContinuousClock.now >= $0 } ?? false
       let rows = (0..<layer.outputSize).filter {
-        layer.activation == .identity || bounds.isUnstable($0)
+        !pastDeadline && (layer.activation == .identity || bounds.isUnstable($0))
       }
       if !rows.isEmpty {
         var coefficients: [Double] = []

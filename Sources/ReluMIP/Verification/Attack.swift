@@ -22,6 +22,15 @@ struct GradientAttack {
     self.restarts = restarts
   }
   var seed: UInt64 = 0x5EED
+  /// The attack stops here with the best point so far.
+  var deadline: ContinuousClock.Instant?
+
+  /// The network's outputs from its pre-activations.
+  private func outputs(_ preActivations: [[Double]]) -> [Double] {
+    let last = preActivations[preActivations.count - 1]
+    return network.layers[network.layers.count - 1].activation == .relu
+      ? last.map { max(0, $0) } : last
+  }
 
   /// The best point found and its margin; the first run starts at the center, the others at
   /// random points of the region.
@@ -35,11 +44,14 @@ struct GradientAttack {
         let direction = region.center.indices.map { _ in generator.nextSigned() }
         point = project(zip(region.center, direction).map { $0 + region.radius * $1 })
       }
+      var preActivations = network.preActivations(point)
       var stepSize = region.norm == .l1 ? region.radius : region.radius / 4
       for _ in 0..<steps {
-        let gradient = self.gradient(point, goal: goal)
+        if let deadline, ContinuousClock.now >= deadline { return best }
+        let gradient = self.gradient(preActivations, goal: goal)
         let candidate = project(ascend(point, gradient: gradient, stepSize: stepSize))
-        let outputs = network.evaluate(candidate)
+        preActivations = network.preActivations(candidate)
+        let outputs = self.outputs(preActivations)
         let value = goal.margin(outputs)
         if value > best.margin { best = (candidate, value) }
         if goal.isReached(outputs) { return (candidate, value) }
@@ -51,12 +63,11 @@ struct GradientAttack {
   }
 
   /// The gradient of the margin (of its smallest condition), by back-propagation through the
-  /// activation pattern at `point`.
-  func gradient(_ point: [Double], goal: OutputGoal) -> [Double] {
-    let preActivations = network.preActivations(point)
+  /// activation pattern of the pre-activations at a point.
+  func gradient(_ preActivations: [[Double]], goal: OutputGoal) -> [Double] {
     let last = network.layers[network.layers.count - 1]
     var upstream = [Double](repeating: 0, count: last.outputSize)
-    for term in goal.activeCondition(preActivations[preActivations.count - 1]).terms {
+    for term in goal.activeCondition(outputs(preActivations)).terms {
       upstream[term.output] += term.weight
     }
     for index in network.layers.indices.reversed() {
@@ -65,10 +76,14 @@ struct GradientAttack {
         for i in upstream.indices where preActivations[index][i] <= 0 { upstream[i] = 0 }
       }
       var next = [Double](repeating: 0, count: layer.inputSize)
-      for i in 0..<layer.outputSize where upstream[i] != 0 {
-        let g = upstream[i]
-        let base = i * layer.inputSize
-        for j in 0..<layer.inputSize { next[j] += g * layer.weights[base + j] }
+      layer.weights.withUnsafeBufferPointer { weights in
+        next.withUnsafeMutableBufferPointer { next in
+          for i in 0..<layer.outputSize where upstream[i] != 0 {
+            let g = upstream[i]
+            let base = i * layer.inputSize
+            for j in 0..<layer.inputSize { next[j] += g * weights[base + j] }
+          }
+        }
       }
       upstream = next
     }

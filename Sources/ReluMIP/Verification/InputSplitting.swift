@@ -118,7 +118,8 @@ final class InputSplittingSearch {
         boxBound = max(boxBound, goalBound)
         // Candidates: the center, the corner that maximises the bound's linear function, and a
         // short gradient ascent inside the box.
-        let ascent = GradientAttack(network: network, region: part, steps: 8, restarts: 1)
+        var ascent = GradientAttack(network: network, region: part, steps: 8, restarts: 1)
+        ascent.deadline = deadline
         var candidates = [part.center, ascent.run(goal: goal).point]
         if let linear {
           candidates.append(

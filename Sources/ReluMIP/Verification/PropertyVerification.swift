@@ -80,7 +80,8 @@ extension Verifier {
     if options.attack && !options.maximize {
       for (index, region) in regions.enumerated() {
         for (goalIndex, goal) in property.cases[index].goals.enumerated() {
-          let attack = GradientAttack(network: network, region: region)
+          var attack = GradientAttack(network: network, region: region)
+          attack.deadline = deadline
           let (point, _) = attack.run(goal: goal)
           let (found, _) = Counterexample.check(point, network: network, region: region, goal: goal)
           guard let found else { continue }

@@ -125,7 +125,8 @@ public struct Verifier: Sendable {
 
     if options.attack && !options.maximize {
       for (index, goal) in goals.enumerated() {
-        let attack = GradientAttack(network: network, region: region)
+        var attack = GradientAttack(network: network, region: region)
+        attack.deadline = deadline
         let (point, _) = attack.run(goal: goal)
         let (found, margin) = Counterexample.check(
           point, network: network, region: region, goal: goal)
@@ -152,7 +153,7 @@ public struct Verifier: Sendable {
     var bounds =
       options.boundMethod == .interval
       ? IntervalBounds.compute(network: network, region: region)
-      : SymbolicBounds.compute(network: network, region: region).bounds
+      : SymbolicBounds.compute(network: network, region: region, deadline: deadline).bounds
     if options.boundMethod == .lp {
       bounds = try LPBoundTightening.tighten(
         network: network, region: region, bounds: bounds, dropThreshold: options.dropThreshold,
