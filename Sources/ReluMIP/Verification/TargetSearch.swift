@@ -265,7 +265,11 @@ final class TargetSearch {
     // Every incumbent so far re-checked with a true margin ≤ 0 (or was rejected, which blocks a
     // robust answer), so the open nodes' bound alone decides.
     if let bound = tree.bestActiveBound {
-      provenBound = min(provenBound ?? .infinity, max(bound, bestObjective ?? -.infinity))
+      // Nodes pruned under the objective cut only show that their maximum is below −tolerance,
+      // not below the open nodes' bound, so the proven bound is never below −tolerance then.
+      let cutFloor = options.maximize ? -Double.infinity : -tolerance
+      provenBound = min(
+        provenBound ?? .infinity, max(bound, bestObjective ?? -.infinity, cutFloor))
       if bound <= -tolerance && !rejectedIncumbent && !options.maximize {
         stoppedOnBound = true
         tree.terminate()
