@@ -284,13 +284,7 @@ final class MILPEncoding {
   /// A condition's left side as an expression over the last hidden layer.
   func conditionExpression(_ condition: OutputCondition) -> AffineExpression {
     precondition(neurons.count == network.layers.count - 1, "the goal needs the whole network")
-    let last = network.layers[network.layers.count - 1]
-    var weights = [Double](repeating: 0, count: last.inputSize)
-    var bias = condition.constant
-    for term in condition.terms {
-      for (j, w) in last.row(term.output).enumerated() { weights[j] += term.weight * w }
-      bias += term.weight * last.bias[term.output]
-    }
+    let (weights, bias) = condition.composed(with: network.layers[network.layers.count - 1])
     return expression(weights: weights, bias: bias, inputs: layerInputs)
   }
 

@@ -34,6 +34,17 @@ public struct OutputCondition: Sendable, Equatable, Hashable, CustomStringConver
     terms.reduce(constant) { $0 + $1.weight * outputs[$1.output] }
   }
 
+  /// The left side as an affine function of an output layer's inputs: `weights · a + bias`.
+  func composed(with layer: DenseLayer) -> (weights: [Double], bias: Double) {
+    var weights = [Double](repeating: 0, count: layer.inputSize)
+    var bias = constant
+    for term in terms {
+      for (j, w) in layer.row(term.output).enumerated() { weights[j] += term.weight * w }
+      bias += term.weight * layer.bias[term.output]
+    }
+    return (weights, bias)
+  }
+
   /// The largest (or smallest) left side over the box `[lower, upper]` of the outputs.
   func extreme(lower: [Double], upper: [Double], maximize: Bool) -> Double {
     terms.reduce(constant) { sum, term in

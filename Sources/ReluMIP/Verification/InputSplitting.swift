@@ -182,13 +182,7 @@ final class InputSplittingSearch {
     _ condition: OutputCondition, relaxations: [SymbolicBounds.Relaxation],
     magnitudes: [[Double]], region part: InputRegion
   ) -> (Double, [Double]) {
-    let last = network.layers[network.layers.count - 1]
-    var row = [Double](repeating: 0, count: last.inputSize)
-    var constant = condition.constant
-    for term in condition.terms {
-      for (j, w) in last.row(term.output).enumerated() { row[j] += term.weight * w }
-      constant += term.weight * last.bias[term.output]
-    }
+    let (row, constant) = condition.composed(with: network.layers[network.layers.count - 1])
     let (values, coefficients) = SymbolicBounds.bound(
       rows: row, constants: [constant], throughLayer: network.layers.count - 2, network: network,
       relaxations: relaxations, magnitudes: magnitudes, region: part, maximize: true)
