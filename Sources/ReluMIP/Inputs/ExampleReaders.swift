@@ -95,16 +95,15 @@ public enum ExampleReader {
       "not a .npy, IDX or CSV file (CSV files must end in .csv or .txt)")
   }
 
-  static func load(_ path: String) throws -> Data {
+  static func load(_ path: String, limit: Int = maximumFileSize) throws -> Data {
     let attributes: [FileAttributeKey: Any]
     do {
       attributes = try FileManager.default.attributesOfItem(atPath: path)
     } catch {
       throw InputFileError.unreadable("cannot open: no such file or no permission")
     }
-    if let size = attributes[.size] as? Int, size > maximumFileSize {
-      throw InputFileError.unsupported(
-        "the file is \(size) bytes, over the limit of \(maximumFileSize)")
+    if let size = attributes[.size] as? Int, size > limit {
+      throw InputFileError.unsupported("the file is \(size) bytes, over the limit of \(limit)")
     }
     guard let data = FileManager.default.contents(atPath: path) else {
       throw InputFileError.unreadable("cannot read the file")

@@ -15,15 +15,11 @@ public enum NNetReader {
   public static let maximumLayerValues = 1 << 28
 
   public static func read(path: String) throws -> Network {
-    let attributes = try? FileManager.default.attributesOfItem(atPath: path)
-    if let size = attributes?[.size] as? Int, size > maximumFileSize {
-      throw ModelError(file: path, reason: "the file is \(size) bytes, more than 1 GiB")
-    }
     let data: Data
     do {
-      data = try Data(contentsOf: URL(fileURLWithPath: path))
-    } catch {
-      throw ModelError(file: path, reason: "cannot be read (\(error.localizedDescription))")
+      data = try ExampleReader.load(path, limit: maximumFileSize)
+    } catch let error as InputFileError {
+      throw ModelError(file: path, reason: error.description)
     }
     guard let text = String(data: data, encoding: .utf8) else {
       throw ModelError(file: path, reason: "not UTF-8 text")

@@ -57,16 +57,11 @@ public enum VNNLibReader {
   public static let maximumNesting = 1000
 
   public static func read(path: String) throws -> VNNLibProperty {
-    let url = URL(fileURLWithPath: path)
-    let attributes = try? FileManager.default.attributesOfItem(atPath: path)
-    if let size = attributes?[.size] as? Int, size > maximumFileSize {
-      throw VNNLibError(file: path, reason: "the file is \(size) bytes, more than the 256 MiB read")
-    }
     let data: Data
     do {
-      data = try Data(contentsOf: url)
-    } catch {
-      throw VNNLibError(file: path, reason: "cannot be read (\(error.localizedDescription))")
+      data = try ExampleReader.load(path, limit: maximumFileSize)
+    } catch let error as InputFileError {
+      throw VNNLibError(file: path, reason: error.description)
     }
     guard let text = String(data: data, encoding: .utf8) else {
       throw VNNLibError(file: path, reason: "not UTF-8 text")
