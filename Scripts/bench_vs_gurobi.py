@@ -131,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="example indices, e.g. 0..19 or 0,3,5..7 (default 0..19)")
     p.add_argument("--deltas", type=parse_float_list, default=None,
                    help="L1 radii, comma separated (default 0.5,1,2,5)")
+    p.add_argument("--relumip-arg", action="append", default=[], metavar="ARG",
+                   help="an extra argument for every relumip run (repeat it), e.g. "
+                        "--relumip-arg=--bounds --relumip-arg=symbolic")
     p.add_argument("--time-limit", type=float, default=120.0, help="seconds per solve, both solvers")
     p.add_argument("--threads", type=int, default=2, help="Gurobi Threads")
     p.add_argument("--quick", action="store_true",
@@ -208,11 +211,11 @@ def recheck(net: Network, x: Any, x_bar: np.ndarray, delta: float,
 
 
 def run_relumip(binary: Path, model: Path, images: Path, example: int, delta: float,
-                time_limit: float) -> dict[str, Any]:
+                time_limit: float, extra: list[str]) -> dict[str, Any]:
     """Run one ``relumip verify`` process; return its verdict, wall time and parsed JSON."""
     cmd = [str(binary), "verify", str(model), "--images", str(images),
            "--example", str(example), "--norm", "l1", "--delta", repr(float(delta)),
-           "--json", "--time-limit", repr(float(time_limit))]
+           "--json", "--time-limit", repr(float(time_limit))] + extra
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True,
@@ -407,7 +410,8 @@ class Instance:
 def solve_instance(args: argparse.Namespace, ref: Reference, example: int,
                    delta: float) -> Instance:
     """Solve one instance with ReluMIP, then with the reference; cross-check the answers."""
-    rm = run_relumip(args.binary, args.model, args.images, example, delta, args.time_limit)
+    rm = run_relumip(args.binary, args.model, args.images, example, delta, args.time_limit,
+                     args.relumip_arg)
     gr = ref.solve(example, delta)
     inst = Instance(example, delta, rm, gr)
     js = rm.get("json") or {}
@@ -530,7 +534,8 @@ def seed_case(args: argparse.Namespace, ref: Reference, jsonl: Any) -> None:
     print(f"The seed case end to end: example {ex}, delta {delta:g}, {n} runs each")
     rm_walls, rm_own, gr_runs, gr_walls = [], [], [], []
     for i in range(n):
-        rm = run_relumip(args.binary, args.model, args.images, ex, delta, args.time_limit)
+        rm = run_relumip(args.binary, args.model, args.images, ex, delta, args.time_limit,
+                         args.relumip_arg)
         gr = ref.solve(ex, delta)
         js = rm.get("json") or {}
         rm_walls.append(rm["wall_s"])
@@ -602,7 +607,8 @@ def main(argv: list[str] | None = None) -> int:
     version = subprocess.run([str(args.binary), "--version"], capture_output=True,
                              text=True, check=False).stdout.strip()
 
-    print(f"relumip: {args.binary} ({version or 'version unknown'})")
+    print(f"relumip: {args.binary} ({version or 'version unknown'})"
+          + (f" with {' '.join(args.relumip_arg)}" if args.relumip_arg else ""))
     print(f"reference: Gurobi {ref.version}, gurobi-machinelearning "
           f"{_pkg_version('gurobi-machinelearning')}, Threads={args.threads}")
     print(f"instances: examples {args.examples[0]}..{args.examples[-1]} "
@@ -654,7 +660,8 @@ def distortion_table(args: argparse.Namespace, ref: "Reference") -> int:
     for example in args.distortion:
         cmd = [str(args.binary), "verify", str(args.model), "--images", str(args.images),
                "--example", str(example), "--norm", "l1", "--delta", repr(args.max_distance),
-               "--minimize-distance", "--json", "--time-limit", repr(args.time_limit)]
+               "--minimize-distance", "--json", "--time-limit", repr(args.time_limit)
+               ] + args.relumip_arg
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - t0

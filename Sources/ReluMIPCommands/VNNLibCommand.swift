@@ -28,17 +28,7 @@ struct VNNLibCommand: ParsableCommand {
   @Option(help: "Also write the result to this file (replaced whole, never left half-written).")
   var resultFile: String?
 
-  @Option(
-    help:
-      "How big-M bounds are computed: interval, symbolic (back-substitution) or lp (symbolic, then LP; the tightest)."
-  )
-  var bounds: BoundMethod = .lp
-
-  @Option(
-    help: ArgumentHelp(
-      "The most memory GLPK's branch-and-cut tree may use, in MiB; past it the answer is unknown.",
-      valueName: "MiB"))
-  var memoryLimit: Int = 4096
+  @OptionGroup var engine: EngineOptions
 
   @Flag(help: "Print one JSON object (result, time, counterexample) instead of the result text.")
   var json = false
@@ -49,9 +39,6 @@ struct VNNLibCommand: ParsableCommand {
   func validate() throws {
     if let timeout, !(timeout.isFinite && timeout > 0) {
       throw ValidationError("--timeout must be a positive number of seconds")
-    }
-    guard memoryLimit > 0, memoryLimit <= 1 << 30 else {
-      throw ValidationError("--memory-limit must be a positive number of MiB")
     }
   }
 
@@ -64,14 +51,9 @@ struct VNNLibCommand: ParsableCommand {
       let parsed = try VNNLibReader.read(path: property)
       let verifier = Verifier(network: network)
       try verifier.validate(parsed)
-      var options = VerificationOptions()
-      options.boundMethod = bounds
-      options.memoryLimit = memoryLimit << 20
+      var options = engine.verificationOptions(verbose: verbose)
       // The limit counts from process start, as the competition measures it.
       options.timeLimit = timeout.map { $0 - seconds(clock.now - start) }
-      if verbose {
-        options.solverOutput = { text in FileHandle.standardError.write(Data(text.utf8)) }
-      }
       result = try verifier.verify(property: parsed, options: options)
     } catch {
       try? writeResult("error\n")

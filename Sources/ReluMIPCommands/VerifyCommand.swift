@@ -62,17 +62,7 @@ struct SearchOptions: ParsableArguments {
     help: "Wall-clock limit in seconds for each verification; past it the answer is unknown.")
   var timeLimit: Double?
 
-  @Option(
-    help:
-      "How big-M bounds are computed: interval, symbolic (back-substitution) or lp (symbolic, then LP; the tightest)."
-  )
-  var bounds: BoundMethod = .lp
-
-  @Option(
-    help: ArgumentHelp(
-      "The most memory GLPK's branch-and-cut tree may use per verification, in MiB; past it the answer is unknown.",
-      valueName: "MiB"))
-  var memoryLimit: Int = 4096
+  @OptionGroup var engine: EngineOptions
 
   var targetChoice: TargetChoice { target?.choice ?? .runnerUp }
 
@@ -86,17 +76,55 @@ struct SearchOptions: ParsableArguments {
     if let timeLimit, !(timeLimit.isFinite && timeLimit > 0) {
       throw ValidationError("--time-limit must be a positive number of seconds")
     }
+  }
+
+  func verificationOptions(verbose: Bool = false) -> VerificationOptions {
+    var options = engine.verificationOptions(verbose: verbose)
+    options.target = targetChoice
+    options.timeLimit = timeLimit
+    return options
+  }
+}
+
+/// How the search runs, shared by every command that verifies: the bounds, the memory limit and
+/// the stages before branch-and-cut (which can be switched off to measure what each one gives).
+struct EngineOptions: ParsableArguments {
+  @Option(
+    help:
+      "How big-M bounds are computed: interval, symbolic (back-substitution) or lp (symbolic, then LP; the tightest)."
+  )
+  var bounds: BoundMethod = .lp
+
+  @Option(
+    help: ArgumentHelp(
+      "The most memory GLPK's branch-and-cut tree may use per verification, in MiB; past it the answer is unknown.",
+      valueName: "MiB"))
+  var memoryLimit: Int = 4096
+
+  @Flag(
+    inversion: .prefixedNo,
+    help: "Run the gradient attack before any LP (on by default).")
+  var attack = true
+
+  @Flag(
+    inversion: .prefixedNo,
+    help:
+      "Walk the network's linear regions from the attack's best point and the root LP's point before tightening bounds (on by default)."
+  )
+  var regionSearch = true
+
+  func validate() throws {
     guard memoryLimit > 0, memoryLimit <= 1 << 30 else {
       throw ValidationError("--memory-limit must be a positive number of MiB")
     }
   }
 
-  func verificationOptions(verbose: Bool = false) -> VerificationOptions {
+  func verificationOptions(verbose: Bool) -> VerificationOptions {
     var options = VerificationOptions()
-    options.target = targetChoice
-    options.timeLimit = timeLimit
     options.boundMethod = bounds
     options.memoryLimit = memoryLimit << 20
+    options.attack = attack
+    options.linearRegionSearch = regionSearch
     if verbose {
       options.solverOutput = { text in FileHandle.standardError.write(Data(text.utf8)) }
     }

@@ -326,6 +326,9 @@ final class MILPEncoding {
     }
     self.goal = goal
     try problem.setObjective(columns: [m], coefficients: [1])
+    // The rows changed, so the last basis no longer fits: start the next solve from the
+    // standard one.
+    problem.resetBasis()
   }
 
   /// Narrows a column's bounds in the LP (and in the record `safeBound` reads).

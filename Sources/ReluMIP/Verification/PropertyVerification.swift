@@ -77,21 +77,18 @@ extension Verifier {
       return finish(result)
     }
 
+    var attackPoints: [[[Double]?]?] = Array(repeating: nil, count: regions.count)
     if options.attack && !options.maximize {
       for (index, region) in regions.enumerated() {
-        for (goalIndex, goal) in property.cases[index].goals.enumerated() {
-          var attack = GradientAttack(network: network, region: region)
-          attack.deadline = deadline
-          let (point, _) = attack.run(goal: goal)
-          let (found, _) = Counterexample.check(point, network: network, region: region, goal: goal)
-          guard let found else { continue }
-          result.verdict = .counterexample
-          result.counterexample = found
-          result.caseIndex = index
-          result.goalIndex = goalIndex
-          result.settledBy = .attack
-          return finish(result)
-        }
+        let attack = attack(region: region, goals: property.cases[index].goals, deadline: deadline)
+        attackPoints[index] = attack.points
+        guard let (goalIndex, found, _) = attack.found else { continue }
+        result.verdict = .counterexample
+        result.counterexample = found
+        result.caseIndex = index
+        result.goalIndex = goalIndex
+        result.settledBy = .attack
+        return finish(result)
       }
     }
 
@@ -110,7 +107,8 @@ extension Verifier {
         searchOptions.timeLimit = remaining
       }
       let found = try search(
-        region: region, goals: property.cases[index].goals, options: searchOptions)
+        region: region, goals: property.cases[index].goals, options: searchOptions,
+        attackPoints: attackPoints[index])
       result.casesSearched += 1
       result.nodes += found.nodes
       result.binaries = max(result.binaries, found.binaries)

@@ -7,6 +7,9 @@ public struct VerificationOptions: Sendable {
   public var boundMethod: BoundMethod = .lp
   /// Run a gradient attack before building any LP; a re-checked counterexample settles the case.
   public var attack = true
+  /// Walk the network's linear regions from the attack's best point and from the root LP's point
+  /// (`LinearRegionSearch`) before tightening bounds or branching.
+  public var linearRegionSearch = true
   /// Search for the maximum margin instead of stopping at the first counterexample or proof:
   /// no objective cut, no early stop; `objective` is the best re-checked margin and `bound`
   /// GLPK's optimum.
@@ -112,6 +115,15 @@ public struct Verifier: Sendable {
   public func search(
     region: InputRegion, goals: [OutputGoal], options: VerificationOptions = VerificationOptions()
   ) throws -> GoalSearchResult {
+    try search(region: region, goals: goals, options: options, attackPoints: nil)
+  }
+
+  /// `search`, where `attackPoints` (one per goal, or nil) are the attack's best points from a
+  /// caller that ran the attack itself (with `options.attack` off).
+  func search(
+    region: InputRegion, goals: [OutputGoal], options: VerificationOptions,
+    attackPoints: [[Double]?]?
+  ) throws -> GoalSearchResult {
     let clock = ContinuousClock()
     let start = clock.now
     let deadline = options.timeLimit.map { start + .seconds($0) }
@@ -123,14 +135,12 @@ public struct Verifier: Sendable {
     }
     var timings = Timings()
 
+    // The attack's best point for each goal, where the linear-region walk starts later.
+    var startPoints = attackPoints ?? Array(repeating: nil, count: goals.count)
     if options.attack && !options.maximize {
-      for (index, goal) in goals.enumerated() {
-        var attack = GradientAttack(network: network, region: region)
-        attack.deadline = deadline
-        let (point, _) = attack.run(goal: goal)
-        let (found, margin) = Counterexample.check(
-          point, network: network, region: region, goal: goal)
-        guard let found else { continue }
+      let attack = attack(region: region, goals: goals, deadline: deadline)
+      startPoints = attack.points
+      if let (index, found, margin) = attack.found {
         timings.total = seconds(clock.now - start)
         timings.solve = timings.total
         return GoalSearchResult(
@@ -150,21 +160,44 @@ public struct Verifier: Sendable {
       return result
     }
 
-    var bounds =
+    let boundsStart = clock.now
+    let cheapBounds =
       options.boundMethod == .interval
       ? IntervalBounds.compute(network: network, region: region)
       : SymbolicBounds.compute(network: network, region: region, deadline: deadline).bounds
-    if options.boundMethod == .lp {
-      bounds = try LPBoundTightening.tighten(
-        network: network, region: region, bounds: bounds, dropThreshold: options.dropThreshold,
-        deadline: deadline)
-    }
-    timings.bounds = seconds(clock.now - start)
-
+    timings.bounds = seconds(clock.now - boundsStart)
     var encodingOptions = MILPEncoding.Options()
     encodingOptions.dropThreshold = options.dropThreshold
-    let encoding = try MILPEncoding(
-      network: network, region: region, bounds: bounds, options: encodingOptions)
+    var encoding = try MILPEncoding(
+      network: network, region: region, bounds: cheapBounds, options: encodingOptions)
+
+    // Counterexamples the attack missed are often a few linear regions away from its best point
+    // or from the LP's; walking there costs a few LPs, far less than tightening the bounds.
+    if options.linearRegionSearch && !options.maximize {
+      let walkStart = clock.now
+      let found = try walkLinearRegions(
+        encoding: encoding, region: region, goals: goals, starts: startPoints,
+        deadline: deadline)
+      if let (index, counterexample, margin) = found {
+        timings.total = seconds(clock.now - start)
+        timings.solve = seconds(clock.now - walkStart)
+        return GoalSearchResult(
+          verdict: .counterexample, reachedGoal: index, goalsSearched: [index],
+          counterexample: counterexample, objective: margin, bound: nil, nodes: 0,
+          binaries: encoding.problem.numberOfBinaries, settledBy: .heuristic, timings: timings,
+          statistics: encoding.statistics, reason: nil)
+      }
+    }
+
+    if options.boundMethod == .lp {
+      let tighteningStart = clock.now
+      let bounds = try LPBoundTightening.tighten(
+        network: network, region: region, bounds: cheapBounds,
+        dropThreshold: options.dropThreshold, deadline: deadline)
+      encoding = try MILPEncoding(
+        network: network, region: region, bounds: bounds, options: encodingOptions)
+      timings.bounds += seconds(clock.now - tighteningStart)
+    }
 
     var result = GoalSearchResult(
       verdict: .robust, reachedGoal: nil, goalsSearched: [], counterexample: nil, objective: nil,
@@ -213,6 +246,63 @@ public struct Verifier: Sendable {
     timings.total = seconds(clock.now - start)
     result.timings = timings
     return result
+  }
+}
+
+extension Verifier {
+  /// The gradient attack on each goal in turn until one reaches its goal: the best point for
+  /// each goal attacked, and the first re-checked counterexample.
+  func attack(region: InputRegion, goals: [OutputGoal], deadline: ContinuousClock.Instant?) -> (
+    points: [[Double]?], found: (goal: Int, counterexample: Counterexample, margin: Double)?
+  ) {
+    var points: [[Double]?] = Array(repeating: nil, count: goals.count)
+    for (index, goal) in goals.enumerated() {
+      var attack = GradientAttack(network: network, region: region)
+      attack.deadline = deadline
+      let (point, _) = attack.run(goal: goal)
+      points[index] = point
+      let (found, margin) = Counterexample.check(
+        point, network: network, region: region, goal: goal)
+      if let found { return (points, (index, found, margin)) }
+    }
+    return (points, nil)
+  }
+
+  /// For each goal in turn: the root LP, then a linear-region walk from the LP's point and from
+  /// the goal's start point (the attack's best). Returns the first re-checked counterexample.
+  func walkLinearRegions(
+    encoding: MILPEncoding, region: InputRegion, goals: [OutputGoal], starts: [[Double]?],
+    deadline: ContinuousClock.Instant?
+  ) throws -> (goal: Int, counterexample: Counterexample, margin: Double)? {
+    let problem = encoding.problem
+    var lpOptions = SimplexOptions()
+    lpOptions.method = .dualThenPrimal
+    // A heuristic: at most a quarter of the time left (30 s without a limit), so that a walk that
+    // finds nothing leaves the time to the search that can prove.
+    let now = ContinuousClock.now
+    let budget = deadline.map { min(seconds($0 - now) / 4, 30) } ?? 30
+    let walkDeadline = now + .seconds(max(0, budget))
+    for (index, goal) in goals.enumerated() {
+      if ContinuousClock.now >= walkDeadline { return nil }
+      try encoding.setGoal(goal)
+      problem.resetBasis()
+      lpOptions.timeLimit = max(0, seconds(walkDeadline - ContinuousClock.now))
+      guard try problem.simplex(lpOptions) == .solved, problem.status == .optimal else {
+        continue
+      }
+      // A goal the relaxation already rules out has no region to walk to.
+      if problem.objectiveValue < 0 { continue }
+      var points = [encoding.inputPoint(from: problem.columnValues)]
+      if let start = starts[index] { points.append(start) }
+      var walk = LinearRegionSearch(
+        encoding: encoding, network: network, region: region, goal: goal)
+      walk.deadline = walkDeadline
+      for point in points {
+        let outcome = try walk.run(from: point)
+        if let found = outcome.counterexample { return (index, found, outcome.bestMargin) }
+      }
+    }
+    return nil
   }
 }
 

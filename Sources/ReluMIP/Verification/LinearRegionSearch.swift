@@ -1,0 +1,134 @@
+import GLPK
+
+/// A local search over the network's linear regions, the second half of the LP-point heuristic.
+///
+/// With every unstable ReLU's binary fixed to its phase at a point, the MILP's relaxation is the
+/// LP of that point's linear region (the network is affine there), so the simplex method finds
+/// the region's best margin exactly. At that optimum some neurons sit on their boundary
+/// (pre-activation 0). Their binaries are then released to [0, 1], and the relaxation shows which
+/// way the margin pulls them: the exact phases at the relaxed optimum give the next region. The
+/// walk stops at a re-checked counterexample, after `maximumSteps` regions, or when a few regions
+/// in a row bring no better margin. Every LP starts from the previous basis.
+///
+/// The walk borrows the encoding's problem and gives every binary its [0, 1] bounds back at the
+/// end; the basis it leaves is not the relaxation's, so the caller re-solves before relying on it.
+struct LinearRegionSearch {
+  struct Outcome {
+    var counterexample: Counterexample?
+    /// The best margin at a re-checked point of the walk, and the point.
+    var bestMargin: Double
+    var bestPoint: [Double]
+    /// The number of regions whose LP was solved.
+    var regions: Int
+  }
+
+  let encoding: MILPEncoding
+  let network: Network
+  let region: InputRegion
+  let goal: OutputGoal
+  var maximumSteps = 20
+  /// Regions in a row that may bring no better margin before the walk gives up.
+  var patience = 3
+  var deadline: ContinuousClock.Instant?
+
+  /// Every unstable neuron: its layer, its index and its columns.
+  private var unstable: [(layer: Int, neuron: Int, z: Int, a: Int)] {
+    var result: [(layer: Int, neuron: Int, z: Int, a: Int)] = []
+    for (k, layer) in encoding.neurons.enumerated() {
+      for (i, neuron) in layer.enumerated() {
+        if case .unstable(let z, _, let a) = neuron { result.append((k, i, z, a)) }
+      }
+    }
+    return result
+  }
+
+  private var timeIsUp: Bool {
+    deadline.map { ContinuousClock.now >= $0 } ?? false
+  }
+
+  /// Solves the LP as it stands: the dual simplex from the previous basis, capped at a quarter as
+  /// many pivots as rows (enough when the region changed little), else GLPK's presolver and a
+  /// fresh start. On
+  /// MNIST-FC 256x4 (870 binaries) the warm start alone wandered through degenerate pivots for
+  /// over 30 s where the presolved LP took under 1 s.
+  private func solve() throws -> Bool {
+    let problem = encoding.problem
+    var options = SimplexOptions()
+    options.method = .dualThenPrimal
+    options.iterationLimit = max(200, problem.numberOfRows / 4)
+    options.timeLimit = deadline.map { max(0, seconds($0 - ContinuousClock.now)) }
+    let warm = try problem.simplex(options)
+    if warm == .solved { return problem.status == .optimal }
+    guard warm == .iterationLimit else { return false }
+    options.iterationLimit = nil
+    options.presolve = true
+    return try problem.simplex(options) == .solved && problem.status == .optimal
+  }
+
+  /// Walks from `start` (any input; it is projected onto the region first).
+  func run(from start: [Double]) throws -> Outcome {
+    let problem = encoding.problem
+    let neurons = unstable
+    var point = region.project(start)
+    let (startFound, startMargin) = Counterexample.check(
+      point, network: network, region: region, goal: goal)
+    var outcome = Outcome(
+      counterexample: startFound, bestMargin: startMargin, bestPoint: point, regions: 0)
+    if startFound != nil || neurons.isEmpty { return outcome }
+    defer {
+      for neuron in neurons { try? problem.setColumnBounds(neuron.a, .range(0, 1)) }
+    }
+
+    var visited: Set<[Bool]> = []
+    var stepsWithoutGain = 0
+    for _ in 0..<maximumSteps {
+      if timeIsUp { break }
+      let preActivations = network.preActivations(point)
+      let pattern = neurons.map { preActivations[$0.layer][$0.neuron] > 0 }
+      // A region seen before has nothing new to give; the walk is going round.
+      guard visited.insert(pattern).inserted else { break }
+      for (neuron, active) in zip(neurons, pattern) {
+        try problem.setColumnBounds(neuron.a, .fixed(active ? 1 : 0))
+      }
+      guard try solve() else { break }
+      outcome.regions += 1
+
+      // The region's best point, re-checked exactly.
+      let values = problem.columnValues
+      let best = region.project(encoding.inputPoint(from: values))
+      let (found, margin) = Counterexample.check(
+        best, network: network, region: region, goal: goal)
+      if let found {
+        outcome.counterexample = found
+        outcome.bestMargin = margin
+        outcome.bestPoint = best
+        return outcome
+      }
+      if margin > outcome.bestMargin + 1e-9 {
+        outcome.bestMargin = margin
+        outcome.bestPoint = best
+        stepsWithoutGain = 0
+      } else {
+        stepsWithoutGain += 1
+        if stepsWithoutGain >= patience { break }
+      }
+
+      // Release the neurons on their boundary and let the relaxation choose their phases.
+      var released = 0
+      for (neuron, active) in zip(neurons, pattern) {
+        let layerBounds = encoding.bounds.layers[neuron.layer]
+        let scale = max(1, layerBounds.upper[neuron.neuron] - layerBounds.lower[neuron.neuron])
+        if abs(values[neuron.z]) <= 1e-7 * scale {
+          try problem.setColumnBounds(neuron.a, .range(0, 1))
+          released += 1
+        } else {
+          try problem.setColumnBounds(neuron.a, .fixed(active ? 1 : 0))
+        }
+      }
+      if released == 0 { break }
+      guard try solve() else { break }
+      point = region.project(encoding.inputPoint(from: problem.columnValues))
+    }
+    return outcome
+  }
+}
