@@ -114,6 +114,35 @@ struct BatchOptionTests {
     #expect(command.jobs == nil && !command.resume && !command.quiet)
   }
 
+  @Test func engineOptionsReachTheVerifier() throws {
+    let defaults = try #require(
+      try ReluMIPCommand.parseAsRoot(Self.base() + ["--examples", "0", "--delta", "1"])
+        as? BatchCommand)
+    let standard = defaults.property.search.verificationOptions()
+    #expect(standard.boundMethod == .symbolic)
+    #expect(standard.attack && standard.linearRegionSearch)
+    #expect(standard.memoryLimit == 4096 << 20)
+
+    let command = try #require(
+      try ReluMIPCommand.parseAsRoot(
+        Self.base() + [
+          "--examples", "0", "--delta", "1", "--bounds", "lp", "--no-attack", "--no-region-search",
+          "--memory-limit", "64",
+        ]) as? BatchCommand)
+    let options = command.property.search.verificationOptions()
+    #expect(options.boundMethod == .lp)
+    #expect(!options.attack && !options.linearRegionSearch)
+    #expect(options.memoryLimit == 64 << 20)
+
+    let vnnlib = try #require(
+      try ReluMIPCommand.parseAsRoot([
+        "vnnlib", "m.onnx", "p.vnnlib", "--no-region-search", "--bounds", "interval",
+      ]) as? VNNLibCommand)
+    let vnnlibOptions = vnnlib.engine.verificationOptions(verbose: false)
+    #expect(vnnlibOptions.attack && !vnnlibOptions.linearRegionSearch)
+    #expect(vnnlibOptions.boundMethod == .interval)
+  }
+
   @Test func clipAndTarget() throws {
     let command = try #require(
       try ReluMIPCommand.parseAsRoot(

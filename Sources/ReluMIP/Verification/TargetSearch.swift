@@ -32,6 +32,9 @@ final class TargetSearch {
   private var rejectedIncumbent = false
   private var stoppedOnBound = false
   private var memoryExceeded = false
+  private var timedOut = false
+  /// When the root's cut rounds must end: a share of the time left when branch-and-cut starts.
+  private var cutDeadline: ContinuousClock.Instant?
   private var nodes = 0
   private var boundsTime = 0.0
   private var cutRounds = 0
@@ -153,6 +156,7 @@ final class TargetSearch {
       if counterexample != nil { return outcome(.counterexample, .branchAndCut) }
       if stoppedOnBound { return outcome(.robust, .branchAndCut) }
       if memoryExceeded { return memoryOut() }
+      if timedOut { return timeOut() }
       return outcome(.unknown, .none, reason: "search stopped without an answer")
     case .timeLimit:
       return timeOut()
@@ -196,6 +200,7 @@ final class TargetSearch {
       try self.monitor(tree)
     }
     if memoryExceeded { return memoryOut() }
+    if timedOut { return timeOut() }
     guard end == .solved, problem.integerStatus == .optimal else {
       provenBound = nil
       return outcome(
@@ -221,6 +226,13 @@ final class TargetSearch {
   /// and stops once the best bound of the open nodes proves the target unreachable.
   private func monitor(_ tree: SearchTree) throws {
     nodes = max(nodes, tree.size.total)
+    // GLPK checks its own time limit only between nodes; a root with many dense cuts, or its
+    // pseudocost initialisation, could run well past it (MNIST-FC 256x2: 13 s over 60).
+    if let deadline, ContinuousClock.now >= deadline {
+      timedOut = true
+      tree.terminate()
+      return
+    }
     if let limit = options.memoryLimit, GLPKMemory.bytesInUse > limit {
       memoryExceeded = true
       tree.terminate()
@@ -236,10 +248,15 @@ final class TargetSearch {
     }
     // Ideal-formulation cuts at the root only: there they tighten every node's bound; deeper in
     // the tree each cut round cost more time than the nodes it saved (measured on the seed's hard
-    // robust cases).
+    // robust cases). Under a time limit the rounds stop after a quarter of the time left, since
+    // on wide layers each round's dense rows make the root LP slower.
     if tree.reason == .cutGeneration && tree.currentLPIsOptimal && tree.currentLevel == 0 {
       cutRounds += 1
-      if cutRounds <= options.rootCutRounds {
+      if cutRounds == 1, let remaining = remainingTime {
+        cutDeadline = ContinuousClock.now + .seconds(remaining / 4)
+      }
+      let cutTimeLeft = cutDeadline.map { ContinuousClock.now < $0 } ?? true
+      if cutRounds <= options.rootCutRounds && cutTimeLeft {
         let cuts = encoding.violatedIdealCuts(at: tree.currentLPColumnValues())
           .sorted { $0.violation > $1.violation }
           .prefix(options.cutsPerRound)
