@@ -40,7 +40,7 @@ struct ShardOptionTests {
       key: BatchKey(example: 0, norm: "l1", delta: 1, targetChoice: "runner-up"),
       result: .robust, model: BatchFixtures.model, images: BatchFixtures.images)
     record.clip = "0.0,1.0"
-    record.boundMethod = "lp"
+    record.boundMethod = VerificationOptions().boundMethod.rawValue
     record.shard = BatchShardSpec(shard: try BatchShard(index: 1, count: 2), plan: plan)
     try store.append(record)
     store.close()
