@@ -293,13 +293,6 @@ public final class LinearProblem {
     (0..<numberOfRows).map { glp_get_row_dual(pointer, Int32($0 + 1)) }
   }
 
-  /// The reduced cost of a column in the basic solution (GLPK's `d_j`): how fast the objective
-  /// changes as the column moves off its bound; for a fixed column, what fixing it costs.
-  public func columnDual(_ column: Int) -> Double {
-    precondition(column >= 0 && column < numberOfColumns, "column index out of range")
-    return glp_get_col_dual(pointer, Int32(column + 1))
-  }
-
   public func rowBounds(_ row: Int) throws -> VariableBounds {
     try checkRow(row)
     let index = Int32(row + 1)

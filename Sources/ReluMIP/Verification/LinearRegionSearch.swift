@@ -48,9 +48,8 @@ struct LinearRegionSearch {
 
   /// Solves the LP as it stands: the dual simplex from the previous basis, capped at a quarter as
   /// many pivots as rows (enough when the region changed little), else GLPK's presolver and a
-  /// fresh start. On
-  /// MNIST-FC 256x4 (870 binaries) the warm start alone wandered through degenerate pivots for
-  /// over 30 s where the presolved LP took under 1 s.
+  /// fresh start. On MNIST-FC 256x4 (870 binaries) the warm start alone wandered through
+  /// degenerate pivots for over 30 s where the presolved LP took under 1 s.
   private func solve() throws -> Bool {
     let problem = encoding.problem
     var options = SimplexOptions()
@@ -113,17 +112,15 @@ struct LinearRegionSearch {
         if stepsWithoutGain >= patience { break }
       }
 
-      // Release the neurons on their boundary and let the relaxation choose their phases.
+      // Release the neurons on their boundary (the others stay fixed) and let the relaxation
+      // choose their phases.
       var released = 0
-      for (neuron, active) in zip(neurons, pattern) {
+      for neuron in neurons {
         let layerBounds = encoding.bounds.layers[neuron.layer]
         let scale = max(1, layerBounds.upper[neuron.neuron] - layerBounds.lower[neuron.neuron])
-        if abs(values[neuron.z]) <= 1e-7 * scale {
-          try problem.setColumnBounds(neuron.a, .range(0, 1))
-          released += 1
-        } else {
-          try problem.setColumnBounds(neuron.a, .fixed(active ? 1 : 0))
-        }
+        guard abs(values[neuron.z]) <= 1e-7 * scale else { continue }
+        try problem.setColumnBounds(neuron.a, .range(0, 1))
+        released += 1
       }
       if released == 0 { break }
       guard try solve() else { break }

@@ -105,7 +105,6 @@ final class TargetSearch {
 
     // The root LP, without the objective cut, gives a safe bound on the margin.
     if let remaining = remainingTime, remaining <= 0 { return timeOut() }
-    problem.resetBasis()
     var lpOptions = SimplexOptions()
     lpOptions.method = .dualThenPrimal
     lpOptions.timeLimit = remainingTime
@@ -193,7 +192,6 @@ final class TargetSearch {
   /// maximum margin over the region, with GLPK's optimum as the bound.
   private func runToOptimality() throws -> Outcome {
     let problem = encoding.problem
-    problem.resetBasis()
     let integerOptions = branchAndCutOptions()
     if let remaining = integerOptions.timeLimit, remaining <= 0 { return timeOut() }
     let end = try problem.branchAndCut(integerOptions) { tree in

@@ -288,7 +288,6 @@ extension Verifier {
     for (index, goal) in goals.enumerated() {
       if ContinuousClock.now >= walkDeadline { return nil }
       try encoding.setGoal(goal)
-      problem.resetBasis()
       lpOptions.timeLimit = max(0, seconds(walkDeadline - ContinuousClock.now))
       guard try problem.simplex(lpOptions) == .solved, problem.status == .optimal else {
         continue
