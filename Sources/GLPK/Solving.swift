@@ -20,9 +20,13 @@ public enum IntegerTermination: Sendable, Equatable {
   /// The callback asked the search to stop.
   case stoppedByCallback
   case relativeGapReached
-  /// The LP relaxation is infeasible (found by the MIP presolver or at the root).
+  /// The LP relaxation is infeasible (found by the MIP presolver or at the root), by GLPK's
+  /// tolerances: a claim to be checked, not a proof.
   case noPrimalFeasibleSolution
   case noDualFeasibleSolution
+  /// The simplex method stopped on the LP relaxation without an optimum or a proof of
+  /// infeasibility (a basis that is merely infeasible, GLP_INFEAS); nothing was searched.
+  case relaxationUnsolved
 }
 
 extension LinearProblem {
@@ -65,11 +69,10 @@ extension LinearProblem {
       }
       switch status {
       case .optimal: break
-      case .noFeasibleSolution, .infeasible: return .noPrimalFeasibleSolution
+      case .noFeasibleSolution: return .noPrimalFeasibleSolution
       case .unbounded: return .noDualFeasibleSolution
-      default:
-        throw GLPKError.solverFailed(
-          routine: "glp_simplex", code: 0, meaning: "LP relaxation not solved to optimality")
+      // GLP_INFEAS says the final basis is infeasible, not that no feasible point exists.
+      case .infeasible, .feasible, .undefined: return .relaxationUnsolved
       }
     }
     var parameters = options.glpk()

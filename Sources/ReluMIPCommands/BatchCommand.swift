@@ -155,6 +155,9 @@ struct BatchCommand: ParsableCommand {
       }
     }
 
+    // Before the result file is opened, so that a network that cannot be encoded leaves none.
+    let runner = try BatchRunner(
+      network: network, examples: exampleSet, configuration: configuration)
     let store = try ResultStore(path: out, resume: resume)
     defer { store.close() }
     try checkCompatible(store.existing.records, with: configuration)
@@ -175,7 +178,6 @@ struct BatchCommand: ParsableCommand {
 
     let workers = jobs ?? ProcessInfo.processInfo.activeProcessorCount
     let progress = ProgressPrinter(total: todo.count, quiet: quiet)
-    let runner = BatchRunner(network: network, examples: exampleSet, configuration: configuration)
     do {
       defer { progress.finish() }
       try runner.run(todo, jobs: workers, store: store) { record in

@@ -49,7 +49,7 @@ struct VNNLibCommand: ParsableCommand {
     do {
       let network = try ModelLoader.load(path: model)
       let parsed = try VNNLibReader.read(path: property)
-      let verifier = Verifier(network: network)
+      let verifier = try Verifier(network: network)
       try verifier.validate(parsed)
       var options = engine.verificationOptions(verbose: verbose)
       // The limit counts from process start, as the competition measures it.

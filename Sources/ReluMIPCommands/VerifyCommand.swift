@@ -217,7 +217,7 @@ struct VerifyCommand: ParsableCommand {
     let center = try examples.example(example)
     let region = try InputRegion(
       center: center, norm: property.norm, radius: property.delta, box: property.search.box)
-    let verifier = Verifier(network: network)
+    let verifier = try Verifier(network: network)
     _ = try verifier.targets(for: region, choice: property.search.targetChoice)
     if verbose {
       FileHandle.standardError.write(Data("verifying example \(example) of \(images)\n".utf8))

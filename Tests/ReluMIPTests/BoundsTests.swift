@@ -160,7 +160,7 @@ struct BoundsSoundnessTests {
 struct SeedBoundsTests {
   @Test(arguments: [(PerturbationNorm.l1, 5.0), (.linf, 0.02)])
   func samplesStayWithinBounds(norm: PerturbationNorm, radius: Double) throws {
-    let network = Verifier(
+    let network = try Verifier(
       network: try ModelLoader.load(path: SharedData.url("seed/mnist_mlp_50x50.onnx").path)
     ).network
     let images = try readExamples(SharedData.url("seed/mnist_first100_images.npy"))
@@ -285,7 +285,7 @@ struct InputRegionTests {
   @Test func verifierChecksTheProperty() throws {
     var generator = SplitMix64(seed: 1)
     let network = RandomNetworks.make(inputs: 3, hidden: [4], outputs: 3, using: &generator)
-    let verifier = Verifier(network: network)
+    let verifier = try Verifier(network: network)
     let center = [0.2, 0.4, 0.6]
     let label = network.predictedLabel(center)
     let region = try InputRegion(center: center, norm: .linf, radius: 0.1)

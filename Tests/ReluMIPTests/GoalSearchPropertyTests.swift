@@ -91,7 +91,7 @@ struct GoalSearchPropertyTests {
     var verdicts: [Verdict: Int] = [:]
     for offset in 0..<Self.batchSize {
       let tiny = try GoalSearchCase(seed: 50_000 + UInt64(batch) * Self.batchSize + offset)
-      let verifier = Verifier(network: tiny.network)
+      let verifier = try Verifier(network: tiny.network)
       let best = tiny.gridBest
       var byStrategy: [SearchStrategy: Verdict] = [:]
       for strategy in [SearchStrategy.split, .milp] {

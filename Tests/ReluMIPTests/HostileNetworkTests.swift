@@ -131,7 +131,7 @@ struct HostileNetworkTests {
           var options = VerificationOptions()
           options.searchStrategy = strategy
           options.timeLimit = 20
-          let verifier = Verifier(network: network)
+          let verifier = try Verifier(network: network)
           let result = try verifier.verify(region: region, options: options)
           if result.verdict != .unknown { answered += 1 }
           Self.check(
@@ -150,7 +150,7 @@ struct HostileNetworkTests {
     for seed in UInt64(1)...UInt64(10) {
       var generator = SplitMix64(seed: seed)
       let network = RandomNetworks.make(inputs: 2, hidden: [6], outputs: 3, using: &generator)
-      let verifier = Verifier(network: network)
+      let verifier = try Verifier(network: network)
       let corner = [Double(seed % 2), Double((seed / 2) % 2)]
       let edge = [0.0, generator.uniform(0, 1)]
       for (center, radius) in [(corner, 0.0), (edge, 0.0), (corner, 5.0), (edge, 0.25)] {

@@ -22,7 +22,7 @@ struct LinearRegionSearchTests {
     var samplesCompared = 0
     for seed in Self.seeds {
       let tiny = try GoalSearchCase(seed: seed)
-      let network = Verifier(network: tiny.network).network
+      let network = try Verifier(network: tiny.network).network
       let region = tiny.region
       let encoding = try MILPEncoding(
         network: network, region: region,
@@ -85,7 +85,7 @@ struct LinearRegionSearchTests {
       let tiny = try GoalSearchCase(seed: seed)
       guard tiny.gridBest > 0.05 else { continue }
       clear += 1
-      let verifier = Verifier(network: tiny.network)
+      let verifier = try Verifier(network: tiny.network)
       let network = verifier.network
       let encoding = try MILPEncoding(
         network: network, region: tiny.region,

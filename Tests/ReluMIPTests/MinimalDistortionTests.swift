@@ -14,7 +14,7 @@ struct MinimalDistortionTests {
     var counterexamples = 0
     for seed in UInt64(batch * 20 + 7000)..<UInt64(batch * 20 + 7020) {
       let tiny = try TinyCase(seed: seed)
-      let verifier = Verifier(network: tiny.network)
+      let verifier = try Verifier(network: tiny.network)
       let (label, targets) = try verifier.targets(for: tiny.region, choice: .runnerUp)
       let target = targets[0]
       let result = try verifier.minimizeDistortion(region: tiny.region, relativePrecision: 1e-3)
@@ -60,7 +60,7 @@ struct MaximumMarginTests {
   func boundsTheGrid(batch: Int) throws {
     for seed in UInt64(batch * 20 + 9000)..<UInt64(batch * 20 + 9020) {
       let tiny = try TinyCase(seed: seed)
-      let verifier = Verifier(network: tiny.network)
+      let verifier = try Verifier(network: tiny.network)
       let (label, targets) = try verifier.targets(for: tiny.region, choice: .runnerUp)
       var options = VerificationOptions()
       options.maximize = true

@@ -14,7 +14,7 @@ struct NeuronOptimumTests {
     var compared = 0
     for seed in UInt64(1)...UInt64(60) {
       let random = try RandomCase.bounds(seed: seed &* 104_729 &+ (norm == .l1 ? 1 : 0), norm: norm)
-      let network = Verifier(network: random.network).network
+      let network = try Verifier(network: random.network).network
       let region = random.region
       let interval = IntervalBounds.compute(network: network, region: region)
       let methods: [(String, NetworkBounds)] = [

@@ -127,7 +127,7 @@ struct ONNXGraphTests {
     let x = [0.3, -0.2, 0.9]
     expectClose(network.evaluate(x), reference(x))
     // The encoding's form adds an identity output layer.
-    let normalized = Verifier(network: network).network
+    let normalized = try Verifier(network: network).network
     #expect(normalized.layers.map(\.activation) == [.relu, .identity])
     expectClose(normalized.evaluate(x), reference(x))
   }

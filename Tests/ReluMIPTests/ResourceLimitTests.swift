@@ -11,7 +11,7 @@ struct ResourceLimitTests {
     var treeRuns = 0
     for seed in UInt64(1)...UInt64(120) where seed % 2 == 1 {  // L1 cases: the MILP path
       let tiny = try TinyCase(seed: seed)
-      let verifier = Verifier(network: tiny.network)
+      let verifier = try Verifier(network: tiny.network)
       var options = VerificationOptions()
       options.attack = false
       let free = try verifier.verify(region: tiny.region, options: options)

@@ -41,8 +41,9 @@ struct VNNLibReaderTests {
     #expect(property.outputCount == 3)
     try #require(property.cases.count == 1)
     let only = property.cases[0]
-    #expect(only.lower == [-1, 0.25])
-    #expect(only.upper == [1, 0.75])
+    // Strict bounds on inputs exclude their end: x > 0.25 is x ≥ the next double above 0.25.
+    #expect(only.lower == [-1, 0.25.nextUp])
+    #expect(only.upper == [1, 0.75.nextDown])
     try #require(only.goals.count == 1)
     #expect(only.goals[0].acceptance == .allConditionsHold)
     #expect(

@@ -151,7 +151,7 @@ struct VerifierPropertyTests {
     var verdicts: [Verdict: Int] = [:]
     for offset in 0..<Self.batchSize {
       let tiny = try TinyCase(seed: UInt64(batch) * Self.batchSize + offset + 1)
-      let verifier = Verifier(network: tiny.network)
+      let verifier = try Verifier(network: tiny.network)
       let (label, others) = verifier.labels(at: tiny.region.center)
       let margins = tiny.bruteForceMargins(label: label)
       #expect(margins[label] == 0)
@@ -181,7 +181,7 @@ struct VerifierPropertyTests {
   func everyTargetAgreesWithBruteForce(batch: Int) throws {
     for offset in 0..<Self.batchSize {
       let tiny = try TinyCase(seed: 10_000 + UInt64(batch) * Self.batchSize + offset)
-      let verifier = Verifier(network: tiny.network)
+      let verifier = try Verifier(network: tiny.network)
       let (label, others) = verifier.labels(at: tiny.region.center)
       let margins = tiny.bruteForceMargins(label: label)
       var options = VerificationOptions()

@@ -59,8 +59,8 @@ public final class BatchRunner: Sendable {
   public let examples: ExampleSet
   public let configuration: BatchConfiguration
 
-  public init(network: Network, examples: ExampleSet, configuration: BatchConfiguration) {
-    self.verifier = Verifier(network: network)
+  public init(network: Network, examples: ExampleSet, configuration: BatchConfiguration) throws {
+    self.verifier = try Verifier(network: network)
     self.examples = examples
     self.configuration = configuration
   }

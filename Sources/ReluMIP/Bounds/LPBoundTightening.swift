@@ -81,7 +81,8 @@ enum LPBoundTightening {
   enum CutOutcome {
     /// Bounds valid for every input of the region whose margin is at least −tolerance.
     case bounds(NetworkBounds)
-    /// No input of the region has a margin of at least −tolerance (by GLPK's LP).
+    /// No input of the region has a margin of at least −tolerance: proven by a safe bound on the
+    /// margin or by safe bounds on a neuron that cross, never by GLPK's word alone.
     case infeasible
   }
 
@@ -118,9 +119,16 @@ enum LPBoundTightening {
           for maximize in [true, false] {
             if maximize ? current.upper[i] <= 0 : current.lower[i] >= 0 { continue }
             encoding.problem.direction = maximize ? .maximize : .minimize
+            lpOptions.timeLimit = deadline.map { max(0, seconds($0 - ContinuousClock.now)) }
             let end = try encoding.problem.simplex(lpOptions)
             if end == .noPrimalFeasibleSolution || encoding.problem.status == .noFeasibleSolution {
-              return .infeasible
+              // GLPK's tolerances can call a badly scaled LP infeasible; the margin's safe bound
+              // without the cut decides. If it does not confirm, stop tightening on this LP and
+              // keep the bounds so far (each of them safe).
+              let bound = try encoding.safeMarginBoundWithoutCut(
+                timeLimit: deadline.map { max(0, seconds($0 - ContinuousClock.now)) })
+              if let bound, bound <= -tolerance { return .infeasible }
+              return .bounds(bounds)
             }
             guard end == .solved, encoding.problem.status == .optimal else {
               encoding.problem.resetBasis()

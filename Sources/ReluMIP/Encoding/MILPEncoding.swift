@@ -80,6 +80,8 @@ final class MILPEncoding {
   private(set) var marginRows: [Int] = []
   /// The goal the margin column stands for, once `setGoal` ran.
   private(set) var goal: OutputGoal?
+  /// The margin's range from the output bounds alone, before any objective cut.
+  private var marginRange: (lower: Double, upper: Double)?
   private(set) var statistics: [LayerStatistics] = []
 
   /// Every unstable neuron's columns and the row that defines its pre-activation.
@@ -315,6 +317,10 @@ final class MILPEncoding {
       m = try addColumn(lowerBound, max(lowerBound, upperBound))
       marginColumn = m
     }
+    marginRange = (
+      goal.marginLowerBound(lower: outputBounds.lower, upper: outputBounds.upper),
+      max(lowerBound, upperBound)
+    )
     for condition in goal.conditions {
       var expression = conditionExpression(condition)
       expression.terms.append((m, -1))
@@ -329,6 +335,41 @@ final class MILPEncoding {
     // The rows changed, so the last basis no longer fits: start the next solve from the
     // standard one.
     problem.resetBasis()
+  }
+
+  /// Puts the objective cut `margin ≥ lower` into the LP (with the margin at most `upper`), or
+  /// with nil takes every cut out, giving the margin the range its output bounds allow. The
+  /// record `safeBound` reads changes with it, so safe bounds hold over the LP as it stands.
+  func setMarginCut(lower: Double?, upper: Double? = nil) throws {
+    guard let m = marginColumn, let range = marginRange else {
+      preconditionFailure("setMarginCut before setGoal")
+    }
+    let newLower = max(range.lower, lower ?? -.infinity)
+    let newUpper = max(newLower, min(range.upper, upper ?? .infinity))
+    try problem.setColumnBounds(m, .between(newLower, newUpper))
+    columnLower[m] = newLower
+    columnUpper[m] = newUpper
+  }
+
+  /// A proof that no point of the LP relaxation without the objective cut has a margin above the
+  /// returned value: the cut is taken out, the margin maximised and the result made safe by weak
+  /// duality (`safeBound`); nil if GLPK does not solve that LP to optimality. The cut stays out
+  /// and the margin stays the objective.
+  ///
+  /// GLPK's word that the LP *with* the cut is infeasible is no proof: on a badly scaled big-M LP
+  /// its tolerances can declare a feasible LP infeasible. This bound is one, whatever GLPK's
+  /// accuracy, and ≤ −tolerance shows what the infeasibility claimed.
+  func safeMarginBoundWithoutCut(timeLimit: Double?) throws -> Double? {
+    guard let m = marginColumn else { preconditionFailure("a margin bound before setGoal") }
+    try setMarginCut(lower: nil)
+    try problem.setObjective(columns: [m], coefficients: [1])
+    problem.direction = .maximize
+    problem.resetBasis()
+    var options = SimplexOptions()
+    options.method = .dualThenPrimal
+    options.timeLimit = timeLimit
+    guard try problem.simplex(options) == .solved, problem.status == .optimal else { return nil }
+    return safeBound(of: [(m, 1)], maximize: true)
   }
 
   /// Narrows a column's bounds in the LP (and in the record `safeBound` reads).

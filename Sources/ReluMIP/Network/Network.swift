@@ -105,8 +105,14 @@ public struct Network: Sendable, Equatable {
   public let inputShape: [Int]
   /// Notes gathered while reading the model, e.g. a dropped final softmax.
   public var notes: [String]
+  /// The model as its file describes it, in its own precision: counterexamples are re-checked
+  /// on it (`Counterexample.check`). For a network built from layers, those layers in double.
+  public let reference: ReferenceModel
 
-  public init(layers: [DenseLayer], inputShape: [Int]? = nil, notes: [String] = []) throws {
+  public init(
+    layers: [DenseLayer], inputShape: [Int]? = nil, notes: [String] = [],
+    reference: ReferenceModel? = nil
+  ) throws {
     guard let first = layers.first else { throw NetworkError.empty }
     for index in layers.indices.dropFirst()
     where layers[index].inputSize != layers[index - 1].outputSize {
@@ -121,6 +127,7 @@ public struct Network: Sendable, Equatable {
     self.layers = layers
     self.inputShape = shape
     self.notes = notes
+    self.reference = reference ?? ReferenceModel(layers: layers)
   }
 
   public var inputSize: Int { layers[0].inputSize }

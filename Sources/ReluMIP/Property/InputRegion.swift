@@ -16,6 +16,7 @@ public enum PropertyError: Error, Equatable, CustomStringConvertible {
   case targetEqualsLabel(Int)
   case tooFewOutputs(Int)
   case propertySizeMismatch(what: String, property: Int, network: Int)
+  case invalidOption(name: String, reason: String)
 
   public var description: String {
     switch self {
@@ -37,6 +38,8 @@ public enum PropertyError: Error, Equatable, CustomStringConvertible {
       return "a network with \(count) output cannot be attacked: at least two labels are needed"
     case .propertySizeMismatch(let what, let property, let network):
       return "the property declares \(property) \(what) but the network has \(network)"
+    case .invalidOption(let name, let reason):
+      return "the option \(name) \(reason)"
     }
   }
 }

@@ -1,8 +1,14 @@
-/// One linear condition on the network's outputs: `Σ weight·output[index] + constant ≥ 0`.
+/// One linear condition on the network's outputs: `Σ weight·output[index] + constant ≥ 0`, or
+/// `> 0` when `strict`.
+///
+/// The searches maximise the left side either way (a bound ≤ −tolerance rules out both forms);
+/// strictness matters to the re-check: a point where a strict condition's left side is 0 does not
+/// reach it.
 public struct OutputCondition: Sendable, Equatable, Hashable, CustomStringConvertible {
   /// `(output index, weight)` pairs, each index at most once.
   public var terms: [Term]
   public var constant: Double
+  public var strict: Bool
 
   public struct Term: Sendable, Equatable, Hashable {
     public var output: Int
@@ -14,13 +20,19 @@ public struct OutputCondition: Sendable, Equatable, Hashable, CustomStringConver
     }
   }
 
-  public init(terms: [Term], constant: Double) {
+  public init(terms: [Term], constant: Double, strict: Bool = false) {
     var merged: [Int: Double] = [:]
     for term in terms { merged[term.output, default: 0] += term.weight }
     self.terms = merged.sorted { $0.key < $1.key }.filter { $0.value != 0 }.map {
       Term(output: $0.key, weight: $0.value)
     }
     self.constant = constant
+    self.strict = strict
+  }
+
+  /// Whether `value` (the left side) satisfies the condition.
+  public func holds(at value: Double) -> Bool {
+    strict ? value > 0 : value >= 0
   }
 
   /// `output[target] − output[label] ≥ 0`.
@@ -63,7 +75,7 @@ public struct OutputCondition: Sendable, Equatable, Hashable, CustomStringConver
     if constant != 0 || text.isEmpty {
       text += constant < 0 ? " − \(-constant)" : (text.isEmpty ? "\(constant)" : " + \(constant)")
     }
-    return text + " ≥ 0"
+    return text + (strict ? " > 0" : " ≥ 0")
   }
 }
 
@@ -74,11 +86,12 @@ public struct OutputCondition: Sendable, Equatable, Hashable, CustomStringConver
 /// below zero rules the goal out over the whole region.
 public struct OutputGoal: Sendable, Equatable, CustomStringConvertible {
   public enum Acceptance: Sendable, Equatable {
-    /// The network's label moves away from `label`: `output[target] > output[label]` with
-    /// argmax ≠ `label` (with `anyLabel`, just argmax ≠ `label`). The single condition is
+    /// The network's label moves away from `label`: `output[target] > output[label]`, strictly
+    /// (with `anyLabel`, some output other than `label`'s is strictly larger than it). A tie is
+    /// never a counterexample, whichever way argmax would break it. The single condition is
     /// `output[target] − output[label] ≥ 0`.
     case labelChange(label: Int, target: Int, anyLabel: Bool)
-    /// Every condition holds (≥ 0, non-strict), as a VNN-LIB unsafe set is read.
+    /// Every condition holds (strict ones strictly), as a VNN-LIB unsafe set is read.
     case allConditionsHold
   }
 
@@ -112,10 +125,10 @@ public struct OutputGoal: Sendable, Equatable, CustomStringConvertible {
   public func isReached(_ outputs: [Double]) -> Bool {
     switch acceptance {
     case .labelChange(let label, let target, let anyLabel):
-      let predicted = Network.argmax(outputs)
-      return predicted != label && (anyLabel || outputs[target] - outputs[label] > 0)
+      guard anyLabel else { return outputs[target] > outputs[label] }
+      return outputs.indices.contains { $0 != label && outputs[$0] > outputs[label] }
     case .allConditionsHold:
-      return conditions.allSatisfy { $0.value(outputs) >= 0 }
+      return conditions.allSatisfy { $0.holds(at: $0.value(outputs)) }
     }
   }
 

@@ -39,7 +39,7 @@ public struct VNNLibProperty: Sendable, Equatable {
 }
 
 /// Reads VNN-LIB: `declare-const` of `X_i` and `Y_j` (sort Real), and `assert` of `and`, `or`,
-/// and comparisons (`<=`, `>=`, `<`, `>`, `=`; strict ones read as non-strict) between linear
+/// and comparisons (`<=`, `>=`, `<`, `>`, `=`; a witness must satisfy strict ones strictly) between linear
 /// terms (`+`, `-`, `*` by a constant). Each conjunction of the unsafe set's disjunctive normal
 /// form must bound every input by constants and may constrain outputs by any linear conditions;
 /// anything else is refused with its line and column.
@@ -118,9 +118,11 @@ private enum Variable: Hashable {
 }
 
 /// A comparison read as `term ≥ 0`.
+/// `term ≥ 0`, or `term > 0` when `strict`.
 private struct Atom {
   var term: LinearTerm
   var position: Position
+  var strict = false
 }
 
 private struct Parser {
@@ -363,8 +365,11 @@ private struct Parser {
       for (left, right) in zip(terms, terms.dropFirst()) {
         let rightMinusLeft = right + left.scaled(-1)
         switch head {
-        case "<=", "<": atoms.append(Atom(term: rightMinusLeft, position: position))
-        case ">=", ">": atoms.append(Atom(term: rightMinusLeft.scaled(-1), position: position))
+        case "<=", "<":
+          atoms.append(Atom(term: rightMinusLeft, position: position, strict: head == "<"))
+        case ">=", ">":
+          atoms.append(
+            Atom(term: rightMinusLeft.scaled(-1), position: position, strict: head == ">"))
         default:
           atoms.append(Atom(term: rightMinusLeft, position: position))
           atoms.append(Atom(term: rightMinusLeft.scaled(-1), position: position))
@@ -457,24 +462,30 @@ private struct Parser {
       let used = atom.term.coefficients.filter { $0.value != 0 }
       let inputTerms = used.filter { if case .input = $0.key { true } else { false } }
       if used.isEmpty {
-        guard atom.term.constant >= 0 else { return nil }
+        guard atom.strict ? atom.term.constant > 0 : atom.term.constant >= 0 else { return nil }
       } else if inputTerms.isEmpty {
         let terms = used.compactMap { variable, weight -> OutputCondition.Term? in
           guard case .output(let j) = variable else { return nil }
           return OutputCondition.Term(output: j, weight: weight)
         }
-        let condition = OutputCondition(terms: terms, constant: atom.term.constant)
+        let condition = OutputCondition(
+          terms: terms, constant: atom.term.constant, strict: atom.strict)
         if conditionsSeen.insert(condition).inserted { conditions.append(condition) }
       } else if inputTerms.count == 1 && used.count == 1,
         case .input(let i) = inputTerms.first!.key
       {
         // c·x + k ≥ 0: a bound on x. Dividing by c ≠ ±1 rounds; one ulp outward covers it.
+        // A strict bound x > b with b exact is x ≥ the next double above b (inputs are
+        // doubles), so no witness sits on the excluded end; after a rounded division the box
+        // keeps the end (it must never lose an input of the property).
         let c = inputTerms.first!.value
         let bound = -atom.term.constant / c
         if c > 0 {
-          lower[i] = max(lower[i], c == 1 ? bound : bound.nextDown)
+          let exact = c == 1 ? (atom.strict ? bound.nextUp : bound) : bound.nextDown
+          lower[i] = max(lower[i], exact)
         } else {
-          upper[i] = min(upper[i], c == -1 ? bound : bound.nextUp)
+          let exact = c == -1 ? (atom.strict ? bound.nextDown : bound) : bound.nextUp
+          upper[i] = min(upper[i], exact)
         }
       } else {
         throw error(

@@ -66,18 +66,35 @@ struct LinearRegionSearch {
 
   /// Walks from `start` (any input; it is projected onto the region first).
   func run(from start: [Double]) throws -> Outcome {
-    let problem = encoding.problem
     let neurons = unstable
-    var point = region.project(start)
+    let point = region.project(start)
     let (startFound, startMargin) = Counterexample.check(
       point, network: network, region: region, goal: goal)
     var outcome = Outcome(
       counterexample: startFound, bestMargin: startMargin, bestPoint: point, regions: 0)
     if startFound != nil || neurons.isEmpty { return outcome }
-    defer {
-      for neuron in neurons { try? problem.setColumnBounds(neuron.a, .range(0, 1)) }
+    // Every binary gets [0, 1] back however the walk ends: a binary left fixed would make every
+    // later LP and the tree search a region, not the whole relaxation.
+    do {
+      try walk(from: point, neurons: neurons, outcome: &outcome)
+    } catch {
+      try releasePhases(neurons)
+      throw error
     }
+    try releasePhases(neurons)
+    return outcome
+  }
 
+  private func releasePhases(_ neurons: [(layer: Int, neuron: Int, z: Int, a: Int)]) throws {
+    for neuron in neurons { try encoding.problem.setColumnBounds(neuron.a, .range(0, 1)) }
+  }
+
+  private func walk(
+    from start: [Double], neurons: [(layer: Int, neuron: Int, z: Int, a: Int)],
+    outcome: inout Outcome
+  ) throws {
+    let problem = encoding.problem
+    var point = start
     var visited: Set<[Bool]> = []
     var stepsWithoutGain = 0
     for _ in 0..<maximumSteps {
@@ -101,7 +118,7 @@ struct LinearRegionSearch {
         outcome.counterexample = found
         outcome.bestMargin = margin
         outcome.bestPoint = best
-        return outcome
+        return
       }
       if margin > outcome.bestMargin + 1e-9 {
         outcome.bestMargin = margin
@@ -126,6 +143,5 @@ struct LinearRegionSearch {
       guard try solve() else { break }
       point = region.project(encoding.inputPoint(from: problem.columnValues))
     }
-    return outcome
   }
 }

@@ -39,6 +39,7 @@ extension Verifier {
       throw PropertyError.propertySizeMismatch(
         what: "outputs", property: property.outputCount, network: network.outputSize)
     }
+    try checkGoalsReadLogits(property.cases.flatMap(\.goals))
   }
 
   /// Decides a VNN-LIB property: is there an input in any case's box that reaches one of the
@@ -49,6 +50,7 @@ extension Verifier {
     throws -> PropertyResult
   {
     try validate(property)
+    try options.validate()
     let clock = ContinuousClock()
     let start = clock.now
     let deadline = options.timeLimit.map { start + .seconds($0) }
@@ -67,11 +69,11 @@ extension Verifier {
 
     // A case without output conditions makes every input of its box unsafe.
     for (index, region) in regions.enumerated() where property.cases[index].goals.isEmpty {
-      let outputs = network.evaluate(region.center)
+      let logits = network.reference.evaluate(region.center)
       result.verdict = .counterexample
       result.counterexample = Counterexample(
-        input: region.center, outputs: outputs, predictedLabel: Network.argmax(outputs),
-        distance: 0)
+        input: region.center, outputs: network.reference.modelOutputs(logits: logits),
+        predictedLabel: Network.argmax(logits), distance: 0)
       result.caseIndex = index
       result.settledBy = .attack
       return finish(result)

@@ -93,7 +93,7 @@ final class TargetSearch {
   }
 
   func run() throws -> Outcome {
-    var problem = encoding.problem
+    let problem = encoding.problem
     try encoding.setGoal(goal)
     if options.maximize { return try runToOptimality() }
     let outputBounds = encoding.bounds.layers[network.layers.count - 1]
@@ -119,6 +119,7 @@ final class TargetSearch {
     if consider(encoding.inputPoint(from: problem.columnValues)) {
       return outcome(.counterexample, .heuristic)
     }
+    let initialBounds = encoding.bounds
 
     // The objective cut: subproblems whose bound falls below −tolerance become infeasible.
     if options.boundMethod == .lp {
@@ -131,6 +132,7 @@ final class TargetSearch {
         tolerance: tolerance, dropThreshold: options.dropThreshold,
         rounds: options.cutTighteningRounds, deadline: deadline)
       guard case .bounds(let tightened) = cutOutcome else {
+        // Proven (a safe bound or crossing safe bounds), not GLPK's word alone.
         provenBound = -tolerance
         return outcome(.robust, .bounds)
       }
@@ -141,50 +143,93 @@ final class TargetSearch {
         network: network, region: region, bounds: tightened, options: encodingOptions)
       try encoding.setGoal(goal)
     } else {
-      try problem.setColumnBounds(
-        encoding.marginColumn!, .between(-tolerance, max(-tolerance, rootBound)))
+      try encoding.setMarginCut(lower: -tolerance, upper: max(-tolerance, rootBound))
     }
-    problem = encoding.problem
+    let withCut = try searchTree()
+    guard withCut.rootInfeasible else { return withCut.outcome }
+
+    // GLPK found the root LP infeasible under the cut. That is a proof only if a safe bound says
+    // so; otherwise the tree searches again without the cut, stopping on its bound.
+    if let bound = try encoding.safeMarginBoundWithoutCut(timeLimit: remainingTime),
+      bound <= -tolerance
+    {
+      provenBound = bound
+      return outcome(.robust, .bounds)
+    }
+    if let remaining = remainingTime, remaining <= 0 { return timeOut() }
+    // The encoding of the `lp` method holds bounds valid only under the cut; without the cut it
+    // is the symbolic bounds' encoding that contains every input.
+    if options.boundMethod == .lp {
+      var encodingOptions = MILPEncoding.Options()
+      encodingOptions.dropThreshold = options.dropThreshold
+      encoding = try MILPEncoding(
+        network: network, region: region, bounds: initialBounds, options: encodingOptions)
+      try encoding.setGoal(goal)
+    }
+    let withoutCut = try searchTree()
+    if withoutCut.rootInfeasible {
+      return outcome(
+        .unknown, .none,
+        reason: "GLPK declared the LP relaxation infeasible, which its safe bound does not confirm")
+    }
+    return withoutCut.outcome
+  }
+
+  /// GLPK's branch-and-cut on the encoding as it stands, with the callback. `rootInfeasible`:
+  /// GLPK ended at the root declaring its LP infeasible, which the caller must check.
+  private func searchTree() throws -> (outcome: Outcome, rootInfeasible: Bool) {
+    let problem = encoding.problem
     let integerOptions = branchAndCutOptions()
-    if let remaining = integerOptions.timeLimit, remaining <= 0 { return timeOut() }
+    if let remaining = integerOptions.timeLimit, remaining <= 0 { return (timeOut(), false) }
+    let nodesBefore = nodes
     let end = try problem.branchAndCut(integerOptions) { tree in
       try self.monitor(tree)
     }
+    // Nothing branched: the root alone gave GLPK's verdict.
+    let atRoot = nodes - nodesBefore <= 1
     switch end {
     case .stoppedByCallback:
-      if counterexample != nil { return outcome(.counterexample, .branchAndCut) }
-      if stoppedOnBound { return outcome(.robust, .branchAndCut) }
-      if memoryExceeded { return memoryOut() }
-      if timedOut { return timeOut() }
-      return outcome(.unknown, .none, reason: "search stopped without an answer")
+      if counterexample != nil { return (outcome(.counterexample, .branchAndCut), false) }
+      if stoppedOnBound { return (outcome(.robust, .branchAndCut), false) }
+      if memoryExceeded { return (memoryOut(), false) }
+      if timedOut { return (timeOut(), false) }
+      return (outcome(.unknown, .none, reason: "search stopped without an answer"), false)
     case .timeLimit:
-      return timeOut()
+      return (timeOut(), false)
     case .noPrimalFeasibleSolution:
-      provenBound = -tolerance
-      return outcome(.robust, .bounds)
-    case .noDualFeasibleSolution, .relativeGapReached:
-      return outcome(.unknown, .none, reason: "branch-and-cut ended early (\(end))")
+      return (outcome(.unknown, .none), true)
+    case .noDualFeasibleSolution, .relativeGapReached, .relaxationUnsolved:
+      return (
+        outcome(.unknown, .none, reason: "branch-and-cut ended early (\(end))"), false
+      )
     case .solved:
       break
     }
     switch problem.integerStatus {
-    case .noFeasibleSolution, .infeasible:
-      provenBound = -tolerance
-      return outcome(.robust, .branchAndCut)
+    case .noFeasibleSolution:
+      // A tree that branched showed every leaf's LP infeasible under the cut, as it shows every
+      // bound; the root's LP alone is checked by the caller.
+      if atRoot { return (outcome(.unknown, .none), true) }
+      provenBound = max(-tolerance, bestObjective ?? -.infinity)
+      if let best = bestObjective, best > -tolerance {
+        return (outcome(.unknown, .none, reason: unprovenOptimumReason(best)), false)
+      }
+      return (outcome(.robust, .branchAndCut), false)
     case .optimal, .feasible:
       let optimum = problem.integerObjectiveValue
       if consider(encoding.inputPoint(from: problem.integerColumnValues)) {
-        return outcome(.counterexample, .branchAndCut)
+        return (outcome(.counterexample, .branchAndCut), false)
       }
       // GLPK's optimum carries its tolerances (about 1e-7), so only one clearly below zero
-      // proves the goal unreachable.
-      if optimum <= -tolerance && !rejectedIncumbent {
-        provenBound = optimum
-        return outcome(.robust, .branchAndCut)
+      // proves the goal unreachable, and only if no re-checked point came closer.
+      let largest = max(optimum, bestObjective ?? -.infinity)
+      if largest <= -tolerance && !rejectedIncumbent {
+        provenBound = largest
+        return (outcome(.robust, .branchAndCut), false)
       }
-      return outcome(.unknown, .none, reason: unprovenOptimumReason(optimum))
+      return (outcome(.unknown, .none, reason: unprovenOptimumReason(largest)), false)
     default:
-      return outcome(.unknown, .none, reason: "branch-and-cut ended without a status")
+      return (outcome(.unknown, .none, reason: "branch-and-cut ended without a status"), false)
     }
   }
 
@@ -277,19 +322,38 @@ final class TargetSearch {
         try tree.offerSolution(values)
       }
     }
-    // Every incumbent so far re-checked with a true margin ≤ 0 (or was rejected, which blocks a
-    // robust answer), so the open nodes' bound alone decides.
     if let bound = tree.bestActiveBound {
       // Nodes pruned under the objective cut only show that their maximum is below −tolerance,
       // not below the open nodes' bound, so the proven bound is never below −tolerance then.
       let cutFloor = options.maximize ? -Double.infinity : -tolerance
       provenBound = min(
-        provenBound ?? .infinity, max(bound, bestObjective ?? -.infinity, cutFloor))
-      if bound <= -tolerance && !rejectedIncumbent && !options.maximize {
+        provenBound ?? .infinity,
+        max(bound, tree.incumbentObjective ?? -.infinity, bestObjective ?? -.infinity, cutFloor))
+      if !options.maximize
+        && Self.treeProvesUnreachable(
+          bestOpenBound: bound, incumbent: tree.incumbentObjective, bestMargin: bestObjective,
+          rejectedIncumbent: rejectedIncumbent, tolerance: tolerance)
+      {
         stoppedOnBound = true
         tree.terminate()
       }
     }
+  }
+
+  /// Whether the tree's state proves that no input reaches the goal.
+  ///
+  /// The best open node's bound covers only the nodes still open. GLPK prunes a node once its
+  /// bound is at most the incumbent (plus its tolerances), so an incumbent in (−tolerance, 0]
+  /// leaves pruned nodes whose maximum can be up to that incumbent; and a re-checked point's
+  /// margin is a true value of the maximum's lower side. So all three must be ≤ −tolerance. An
+  /// incumbent that failed its re-check could hide a true counterexample nearby: no proof then.
+  static func treeProvesUnreachable(
+    bestOpenBound: Double, incumbent: Double?, bestMargin: Double?, rejectedIncumbent: Bool,
+    tolerance: Double
+  ) -> Bool {
+    guard !rejectedIncumbent else { return false }
+    let largest = max(bestOpenBound, incumbent ?? -.infinity, bestMargin ?? -.infinity)
+    return largest <= -tolerance
   }
 
   /// Re-checks a candidate (`Counterexample.check`); records and returns whether it is a

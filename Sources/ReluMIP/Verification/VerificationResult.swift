@@ -20,26 +20,35 @@ public enum SettledBy: String, Sendable, Codable, Equatable {
 /// A re-checked counterexample.
 public struct Counterexample: Sendable, Equatable, Codable {
   public var input: [Double]
+  /// What the model file outputs at `input` (after a final Softmax, if it has one), by the exact
+  /// double-precision pass of the model as read.
   public var outputs: [Double]
   public var predictedLabel: Int
   public var distance: Double
 
   /// The re-check every reported counterexample passes: `candidate`, projected into the region
   /// (solver output carries tolerance-sized violations), lies in the box and within the radius
-  /// (up to 1e-9), and the exact double-precision forward pass there reaches `goal`
-  /// (`OutputGoal.isReached`). Also returns the goal's margin there.
+  /// (up to 1e-9), and the model as read (`Network.reference`, every operation of its file
+  /// unmerged) reaches `goal` there in double precision and, for a float32 model, in float32
+  /// too. Also returns the goal's margin there (the smaller of the two).
   public static func check(
     _ candidate: [Double], network: Network, region: InputRegion, goal: OutputGoal
   ) -> (counterexample: Counterexample?, margin: Double) {
     let point = region.project(candidate)
     guard region.contains(point, distanceTolerance: 1e-9) else { return (nil, -.infinity) }
-    let outputs = network.evaluate(point)
-    let margin = goal.margin(outputs)
-    guard goal.isReached(outputs) else { return (nil, margin) }
+    let reference = network.reference
+    let logits = reference.evaluate(point)
+    var margin = goal.margin(logits)
+    guard goal.isReached(logits) else { return (nil, margin) }
+    if let single = reference.evaluateFloat32(point) {
+      margin = min(margin, goal.margin(single))
+      // A witness that holds only in double is not one for the model's own runtime.
+      guard goal.isReached(single) else { return (nil, margin) }
+    }
     return (
       Counterexample(
-        input: point, outputs: outputs, predictedLabel: Network.argmax(outputs),
-        distance: region.distance(point)),
+        input: point, outputs: reference.modelOutputs(logits: logits),
+        predictedLabel: Network.argmax(logits), distance: region.distance(point)),
       margin
     )
   }

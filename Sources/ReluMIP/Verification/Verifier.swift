@@ -56,8 +56,9 @@ public struct Verifier: Sendable {
   /// The network as encoded: ReLU hidden layers and an affine output layer.
   public let network: Network
 
-  public init(network: Network) {
-    self.network = network.normalizedForEncoding()
+  /// Throws if merging the network's affine layers overflows (weights past ±1.8e308).
+  public init(network: Network) throws {
+    self.network = try network.normalizedForEncoding()
   }
 
   /// The label the network gives `input`, and the order of the other labels by output.
@@ -136,6 +137,8 @@ public struct Verifier: Sendable {
     for goal in goals where goal.largestOutput >= network.outputSize {
       throw PropertyError.unknownLabel(goal.largestOutput, outputs: network.outputSize)
     }
+    try options.validate()
+    try checkGoalsReadLogits(goals)
     var timings = Timings()
 
     // The attack's best point for each goal, where the linear-region walk starts later.
@@ -252,7 +255,49 @@ public struct Verifier: Sendable {
   }
 }
 
+extension VerificationOptions {
+  /// Refuses settings under which a verdict would not mean what it says.
+  public func validate() throws {
+    guard robustTolerance.isFinite, robustTolerance > 0 else {
+      // With 0, a bound that GLPK's tolerances put at −1e-9 over a true maximum of +1e-9 would
+      // read as a proof.
+      throw PropertyError.invalidOption(
+        name: "robustTolerance", reason: "must be a finite number > 0, not \(robustTolerance)")
+    }
+    guard dropThreshold.isFinite, dropThreshold >= 0 else {
+      throw PropertyError.invalidOption(
+        name: "dropThreshold", reason: "must be a finite number ≥ 0, not \(dropThreshold)")
+    }
+    if let timeLimit, timeLimit.isNaN {
+      throw PropertyError.invalidOption(name: "timeLimit", reason: "is NaN")
+    }
+  }
+}
+
 extension Verifier {
+  /// Refuses goals that would mean something else on the logits than on the model's outputs: the
+  /// searches leave out a final Softmax or LogSoftmax, which keeps the order of any two outputs
+  /// (so `Y_i ≥ Y_j` means the same on either side of it) and nothing else.
+  func checkGoalsReadLogits(_ goals: [OutputGoal]) throws {
+    guard let transform = network.reference.outputTransform else { return }
+    for goal in goals {
+      for condition in goal.conditions {
+        let terms = condition.terms
+        let comparesTwoOutputs =
+          terms.count == 2 && terms[0].weight == -terms[1].weight && condition.constant == 0
+        guard comparesTwoOutputs else {
+          throw ModelError(
+            file: transform.file, location: transform.location,
+            reason:
+              "the condition \(condition) is on the model's \(transform.kind.rawValue) outputs,"
+              + " which the search leaves out; only comparisons between two outputs (such as"
+              + " Y_0 >= Y_1), which \(transform.kind.rawValue) does not change, are supported"
+              + " on such a model")
+        }
+      }
+    }
+  }
+
   /// The gradient attack on each goal in turn until one reaches its goal: the best point for
   /// each goal attacked, and the first re-checked counterexample.
   func attack(region: InputRegion, goals: [OutputGoal], deadline: ContinuousClock.Instant?) -> (
@@ -332,57 +377,4 @@ public struct GoalSearchResult: Sendable, Equatable {
 func seconds(_ duration: Duration) -> Double {
   let (whole, attoseconds) = duration.components
   return Double(whole) + Double(attoseconds) * 1e-18
-}
-
-extension Network {
-  /// The same function as a chain of ReLU layers and one affine output layer: identity layers
-  /// are merged into the next affine one, and a final ReLU gets an identity layer after it.
-  public func normalizedForEncoding() -> Network {
-    var merged: [DenseLayer] = []
-    var pending: DenseLayer?
-    for layer in layers {
-      let combined = pending.map { layer.composed(after: $0) } ?? layer
-      if combined.activation == .identity {
-        pending = combined
-      } else {
-        merged.append(combined)
-        pending = nil
-      }
-    }
-    if let pending {
-      merged.append(pending)
-    } else if let last = merged.last {
-      merged.append(DenseLayer.identity(last.outputSize))
-    }
-    // The layers chain and hold finite values by construction.
-    return (try? Network(layers: merged, inputShape: inputShape, notes: notes)) ?? self
-  }
-}
-
-extension DenseLayer {
-  /// `self ∘ inner`, where `inner` must be affine (identity activation).
-  func composed(after inner: DenseLayer) -> DenseLayer {
-    precondition(inner.activation == .identity && inner.outputSize == inputSize)
-    var weights = [Double](repeating: 0, count: outputSize * inner.inputSize)
-    var bias = self.bias
-    for i in 0..<outputSize {
-      for k in 0..<inputSize {
-        let w = self.weights[i * inputSize + k]
-        if w == 0 { continue }
-        bias[i] += w * inner.bias[k]
-        for j in 0..<inner.inputSize {
-          weights[i * inner.inputSize + j] += w * inner.weights[k * inner.inputSize + j]
-        }
-      }
-    }
-    return DenseLayer(
-      unchecked: inner.inputSize, outputSize, weights, bias, activation)
-  }
-
-  static func identity(_ size: Int) -> DenseLayer {
-    var weights = [Double](repeating: 0, count: size * size)
-    for i in 0..<size { weights[i * size + i] = 1 }
-    return DenseLayer(
-      unchecked: size, size, weights, [Double](repeating: 0, count: size), .identity)
-  }
 }

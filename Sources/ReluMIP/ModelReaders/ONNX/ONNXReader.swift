@@ -97,6 +97,8 @@ struct DataPath {
   var shape: [Int]
   var layers: [DenseLayer]
   var pending: PendingAffine
+  /// Every operation so far as the file states it, unmerged: the reference model.
+  var operations: [ReferenceModel.Operation] = []
   var size: Int { shape.reduce(1, *) }
 }
 
@@ -143,6 +145,7 @@ private struct GraphInterpreter {
   var constants: [String: ConstantTensor] = [:]
   var paths: [String: DataPath] = [:]
   var notes: [String] = []
+  var outputTransform: ReferenceModel.OutputTransform?
 
   init(file: String, graph: Onnx_GraphProto) {
     self.file = file
@@ -214,8 +217,15 @@ private struct GraphInterpreter {
       }
     }
     let exampleShape = shape.count > 1 && shape[0] == 1 ? Array(shape.dropFirst()) : shape
+    // onnxruntime computes a float input's graph in float32, whatever the weights' type.
+    let precision: ReferenceModel.Precision =
+      input.type.tensorType.elemType == Int32(Onnx_TensorProto.DataType.double.rawValue)
+      ? .float64 : .float32
+    let reference = ReferenceModel(
+      operations: path.operations, precision: precision, outputTransform: outputTransform)
     do {
-      return try Network(layers: layers, inputShape: exampleShape, notes: notes)
+      return try Network(
+        layers: layers, inputShape: exampleShape, notes: notes, reference: reference)
     } catch {
       throw ModelError(file: file, reason: "\(error)")
     }
@@ -264,6 +274,7 @@ private struct GraphInterpreter {
       }
       path.layers.append(layer)
       path.pending = .identity(path.size)
+      path.operations.append(.relu)
     case "Identity", "Dropout":
       break
     case "Softmax", "LogSoftmax":
@@ -272,7 +283,12 @@ private struct GraphInterpreter {
           "\(node.opType) is supported only as the last node (it is dropped: the property is on the logits)",
           node: node, index: index)
       }
-      notes.append("dropped the final \(node.opType): the property is on the logits before it")
+      notes.append(
+        "the final \(node.opType) is left out of the search: properties must compare two outputs"
+          + " (which it does not change)")
+      outputTransform = ReferenceModel.OutputTransform(
+        kind: node.opType == "Softmax" ? .softmax : .logSoftmax, file: file,
+        location: "node \(node.name.isEmpty ? "#\(index)" : "'\(node.name)'") (\(node.opType))")
       paths[outputName] = path
       return dataName
     case "Flatten":
@@ -422,23 +438,33 @@ private struct GraphInterpreter {
     let n = path.size
     var scale = [Double](repeating: 1, count: n)
     var shift = [Double](repeating: 0, count: n)
+    let operation: ReferenceModel.Operation
     switch (node.opType, dataFirst) {
-    case ("Add", _): shift = c
-    case ("Sub", true): shift = c.map { -$0 }
+    case ("Add", _):
+      shift = c
+      operation = .add(c)
+    case ("Sub", true):
+      shift = c.map { -$0 }
+      operation = .subtract(c)
     case ("Sub", false):
       scale = [Double](repeating: -1, count: n)
       shift = c
-    case ("Mul", _): scale = c
+      operation = .subtractFrom(c)
+    case ("Mul", _):
+      scale = c
+      operation = .multiply(c)
     case ("Div", true):
       guard c.allSatisfy({ $0 != 0 }) else {
         throw error("divides by a constant that holds 0", node: node, index: index)
       }
       scale = c.map { 1 / $0 }
+      operation = .divide(c)
     default:
       throw error("only data ÷ constant is affine", node: node, index: index)
     }
     var result = path
     result.pending = path.pending.elementwise(scale: scale, shift: shift)
+    result.operations.append(operation)
     return result
   }
 
@@ -491,6 +517,8 @@ private struct GraphInterpreter {
     }
     var result = path
     result.pending = path.pending.linear(m, rows: rows * n, shift: shift)
+    result.operations.append(
+      .linear(weights: m, rows: rows * n, columns: inputSize, shift: shift))
     result.shape = [rows, n]
     return result
   }
@@ -532,6 +560,10 @@ private struct GraphInterpreter {
       }
       result.pending = path.pending.linear(
         m, rows: rows * n, shift: [Double](repeating: 0, count: rows * n))
+      result.operations.append(
+        .linear(
+          weights: m, rows: rows * n, columns: inputSize,
+          shift: [Double](repeating: 0, count: rows * n)))
       result.shape = Array(path.shape.dropLast()) + [n]
     } else {
       // (M, K) @ (…, K, C); a vector (K) counts as (K, 1) whose 1 is dropped again, as in NumPy.
@@ -556,6 +588,10 @@ private struct GraphInterpreter {
       }
       result.pending = path.pending.linear(
         m, rows: rows * columns, shift: [Double](repeating: 0, count: rows * columns))
+      result.operations.append(
+        .linear(
+          weights: m, rows: rows * columns, columns: inputSize,
+          shift: [Double](repeating: 0, count: rows * columns)))
       result.shape = isVector ? [rows] : Array(path.shape.dropLast(2)) + [rows, columns]
     }
     return result
