@@ -280,6 +280,16 @@ def tiny_mlp(rng):
                        note="2-4-4-2 ReLU MLP, float64, for property tests (inputs in [0,1]^2)")
 
 
+def gemm_only(rng):
+    W0, b0 = weights(rng, 3, 4), bias(rng, 3)
+    nodes = [helper.make_node("Gemm", ["input", "W0", "b0"], ["output"], transB=1)]
+    inits = [tensor("W0", W0, F32), tensor("b0", b0, F32)]
+    model = make_model(nodes, "gemm_only", [value_info("input", F32, [1, 4])],
+                       [value_info("output", F32, [1, 3])], inits)
+    return model, dict(input_shape=[1, 4], input_range=[0.0, 1.0],
+                       note="4-3, one Gemm and no hidden layer (a linear classifier), float32")
+
+
 VALID: Dict[str, Callable] = {
     "gemm_f32_raw.onnx": gemm_f32_raw,
     "gemm_f64_typed.onnx": gemm_f64_typed,
@@ -291,6 +301,7 @@ VALID: Dict[str, Callable] = {
     "consecutive_affine.onnx": consecutive_affine,
     "logsoftmax_end.onnx": logsoftmax_end,
     "tiny_mlp.onnx": tiny_mlp,
+    "gemm_only.onnx": gemm_only,
 }
 
 

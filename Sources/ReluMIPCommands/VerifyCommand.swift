@@ -4,6 +4,7 @@ import ReluMIP
 
 extension PerturbationNorm: ExpressibleByArgument {}
 extension BoundMethod: ExpressibleByArgument {}
+extension SearchStrategy: ExpressibleByArgument {}
 
 /// `--target runner-up|all|LABEL`.
 struct TargetArgument: ExpressibleByArgument {
@@ -113,6 +114,13 @@ struct EngineOptions: ParsableArguments {
   )
   var regionSearch = true
 
+  @Option(
+    name: .customLong("search"),
+    help:
+      "auto (input splitting for L∞ regions over at most 16 inputs, else the MILP), milp (one MILP over the whole region) or split (branch and bound over the input box, L∞ only)."
+  )
+  var searchStrategy: SearchStrategy = .automatic
+
   func validate() throws {
     guard memoryLimit > 0, memoryLimit <= 1 << 30 else {
       throw ValidationError("--memory-limit must be a positive number of MiB")
@@ -125,6 +133,7 @@ struct EngineOptions: ParsableArguments {
     options.memoryLimit = memoryLimit << 20
     options.attack = attack
     options.linearRegionSearch = regionSearch
+    options.searchStrategy = searchStrategy
     if verbose {
       options.solverOutput = { text in FileHandle.standardError.write(Data(text.utf8)) }
     }

@@ -14,9 +14,12 @@ struct ONNXFixture: Decodable {
   var tolerance: Double?
   var inputShape: [Int]?
   var errorContains: String?
+  /// onnxruntime's outputs of the whole graph (after a final Softmax), where they differ.
+  var graphOutputs: [[Double]]?
 
   enum CodingKeys: String, CodingKey {
     case note, inputs, outputs, tolerance
+    case graphOutputs = "graph_outputs"
     case inputShape = "input_shape"
     case errorContains = "error_contains"
   }

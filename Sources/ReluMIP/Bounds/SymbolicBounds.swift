@@ -125,7 +125,9 @@ enum SymbolicBounds {
     let rowCount = constants.count
     var lambda = rows
     var constant = constants
-    var width = network.layers[m].outputSize
+    // m = −1: no ReLU layer before the rows (a network without hidden layers), which are then
+    // functions of the input already.
+    var width = m >= 0 ? network.layers[m].outputSize : region.dimension
     for p in stride(from: m, through: 0, by: -1) {
       let relaxation = relaxations[p]
       // a_p relaxed in terms of z_p: the upper chord where the coefficient pushes the bound up.
@@ -165,7 +167,7 @@ enum SymbolicBounds {
       width = inputWidth
     }
     var values = [Double](repeating: 0, count: rowCount)
-    let outputMagnitudes = magnitudes[m]
+    let outputMagnitudes = m >= 0 ? magnitudes[m] : inputReach(region)
     let rowWidth = outputMagnitudes.count
     for r in 0..<rowCount {
       let row = Array(lambda[(r * width)..<((r + 1) * width)])
