@@ -40,7 +40,7 @@ let package = Package(
     .executableTarget(name: "relumip", dependencies: ["ReluMIPCommands"]),
     .target(
       name: "TestSupport",
-      dependencies: ["ReluMIP"],
+      dependencies: ["ReluMIP", "GLPK"],
       path: "Tests/TestSupport"
     ),
     .testTarget(

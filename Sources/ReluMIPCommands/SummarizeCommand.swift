@@ -44,7 +44,7 @@ struct SummarizeCommand: ParsableCommand {
       if csv == "-" {
         print(summary.csv(), terminator: "")
       } else {
-        try Data(summary.csv().utf8).write(to: URL(fileURLWithPath: csv), options: .atomic)
+        try AtomicFile.write(Data(summary.csv().utf8), to: csv)
       }
     }
   }

@@ -81,7 +81,7 @@ struct VNNLibCommand: ParsableCommand {
   private func writeResult(_ text: String) throws {
     guard let resultFile else { return }
     do {
-      try Data(text.utf8).write(to: URL(fileURLWithPath: resultFile), options: .atomic)
+      try AtomicFile.write(Data(text.utf8), to: resultFile)
     } catch {
       throw ValidationError("cannot write the result file \(resultFile): \(error)")
     }

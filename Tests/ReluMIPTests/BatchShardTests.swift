@@ -137,7 +137,7 @@ struct ResultFileCreationTests {
 
   @Test func aFailedCreateLeavesNothing() throws {
     let missing = "/nonexistent-\(UUID().uuidString)/merged.jsonl"
-    #expect(throws: ResultStoreError.self) {
+    #expect(throws: FileWriteError.self) {
       try ResultStore.create(path: missing, records: [batchRecord(0)])
     }
     #expect(!FileManager.default.fileExists(atPath: missing))

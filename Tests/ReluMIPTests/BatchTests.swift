@@ -504,7 +504,7 @@ struct PNGWriterTests {
     #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["picture.png"])
     #expect(FileManager.default.contents(atPath: path) == (try image.encoded()))
     let missing = directory.appendingPathComponent("no/such/folder/picture.png").path
-    #expect(throws: PNGError.self) { try image.write(to: missing) }
+    #expect(throws: FileWriteError.self) { try image.write(to: missing) }
     #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["picture.png"])
   }
 }

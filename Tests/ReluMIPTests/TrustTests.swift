@@ -51,7 +51,8 @@ struct RecheckTests {
     // As read: out0 = x / 4 − 1, out1 = 0 (a Div and a Sub the merge would fold).
     let reference = ReferenceModel(
       operations: [
-        .divide([4]), .subtract([1]), .linear(weights: [1, 0], rows: 2, columns: 1, shift: [0, 0]),
+        .divide([4]), .subtract([1]),
+        .linear(weights: [1, 0], rows: 2, columns: 1, shift: [0, 0]),
       ], precision: .float64)
     let network = try Network(layers: [merged], reference: reference)
     let region = try InputRegion(center: [2], norm: .linf, radius: 0, box: nil)
@@ -250,5 +251,44 @@ struct EarlyStopRuleTests {
       TargetSearch.treeProvesUnreachable(
         bestOpenBound: c.bound, incumbent: c.incumbent, bestMargin: c.best,
         rejectedIncumbent: c.rejected, tolerance: 1e-6) == c.stops)
+  }
+}
+
+@Suite("Trust: rounding margins scaled to what is summed")
+struct RoundingMarginTests {
+  /// A bias of 1e6 and an input term of −1e6 cancel; the 2⁻³⁴ between them is lost in the
+  /// computed constant (1e6 + 2⁻³⁴ rounds to 1e6). The row must still contain the exact value:
+  /// its widening must follow the terms' magnitude (2e6), not the result's (0).
+  @Test func cancellingBiasesKeepTheExactValueInTheRow() throws {
+    let hidden = try DenseLayer(
+      inputSize: 2, outputSize: 1, weights: [1, 1], bias: [1e6], activation: .relu)
+    let output = try DenseLayer(
+      inputSize: 1, outputSize: 2, weights: [1, -1], bias: [0, 0], activation: .identity)
+    let network = try Network(layers: [hidden, output])
+    let region = try InputRegion(center: [0x1p-34, -1e6], norm: .linf, radius: 1, box: nil)
+    #expect(1e6 + 0x1p-34 - 1e6 == 0, "the constant must lose the 2⁻³⁴ for this test")
+    let bounds = IntervalBounds.compute(network: network, region: region)
+    let encoding = try MILPEncoding(network: network, region: region, bounds: bounds)
+    // Row 0 defines the neuron: Σ w·d − z ∈ [low, high], and exactly Σ w·d − z = −2⁻³⁴.
+    let (low, high) = try encoding.problem.rowBounds(0).interval
+    #expect(low <= -0x1p-34 && -0x1p-34 <= high, "row [\(low), \(high)]")
+    #expect(high - low < 1e-6, "the widening stays small: [\(low), \(high)]")
+    // The interval bounds contain the exact pre-activation range [2⁻³⁴ − 2, 2⁻³⁴ + 2].
+    #expect(bounds.layers[0].lower[0] <= 0x1p-34 - 2 && bounds.layers[0].upper[0] >= 0x1p-34 + 2)
+  }
+
+  /// 20,000 terms of 2⁻²⁰ added to 2³³ each round away (half an ulp, to even): the computed sum
+  /// stays 2³³ while the exact one is 2³³ + 0.019. A margin of 1e-12 of the magnitude (0.0086)
+  /// does not cover that; n·u of it does.
+  @Test func longSumsGetAMarginThatGrowsWithTheirLength() throws {
+    let n = 20_000
+    let layer = try DenseLayer(
+      inputSize: n, outputSize: 1, weights: [Double](repeating: 1, count: n), bias: [0x1p33],
+      activation: .relu)
+    let inputs = [Double](repeating: 0x1p-20, count: n)
+    let exact = 0x1p33 + Double(n) * 0x1p-20
+    #expect(exact != 0x1p33)
+    let bounds = IntervalBounds.propagate(layer, inputLower: inputs, inputUpper: inputs)
+    #expect(bounds.lower[0] <= exact && exact <= bounds.upper[0], "\(bounds) vs \(exact)")
   }
 }

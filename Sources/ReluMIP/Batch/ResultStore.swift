@@ -217,46 +217,10 @@ public final class ResultStore: @unchecked Sendable {
       data.append(try record.jsonLine())
       data.append(0x0A)
     }
-    let fileManager = FileManager.default
-    guard !fileManager.fileExists(atPath: path) else { throw ResultStoreError.outputExists(path) }
-    let directory = (path as NSString).deletingLastPathComponent
-    let folder = directory.isEmpty ? "." : directory
-    let name = (path as NSString).lastPathComponent
-    let temporary = (folder as NSString).appendingPathComponent(
-      ".\(name).\(getpid()).\(UUID().uuidString.prefix(8)).tmp")
-    let descriptor = Glibc.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-    guard descriptor >= 0 else {
-      throw ResultStoreError.io(path: temporary, operation: "creating", errno: errno)
+    guard !FileManager.default.fileExists(atPath: path) else {
+      throw ResultStoreError.outputExists(path)
     }
-    defer { unlink(temporary) }
-    do {
-      defer { Glibc.close(descriptor) }
-      try write(data, to: descriptor, path: temporary)
-      guard fsync(descriptor) == 0 else {
-        throw ResultStoreError.io(path: temporary, operation: "flushing to disk", errno: errno)
-      }
-    }
-    if link(temporary, path) != 0 {
-      let code = errno
-      switch code {
-      case EEXIST:
-        throw ResultStoreError.outputExists(path)
-      case EPERM, EOPNOTSUPP, ENOSYS:
-        guard !fileManager.fileExists(atPath: path) else {
-          throw ResultStoreError.outputExists(path)
-        }
-        guard rename(temporary, path) == 0 else {
-          throw ResultStoreError.io(path: path, operation: "creating", errno: errno)
-        }
-      default:
-        throw ResultStoreError.io(path: path, operation: "creating", errno: code)
-      }
-    }
-    let directoryDescriptor = Glibc.open(folder, O_RDONLY | O_CLOEXEC)
-    if directoryDescriptor >= 0 {
-      _ = fsync(directoryDescriptor)
-      Glibc.close(directoryDescriptor)
-    }
+    try AtomicFile.write(data, to: path, existing: .refuse)
   }
 
   public func close() {

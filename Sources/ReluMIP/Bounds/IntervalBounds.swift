@@ -43,12 +43,22 @@ public struct NetworkBounds: Sendable, Equatable {
   public var unstableCount: Int { layers.dropLast().reduce(0) { $0 + $1.unstableCount } }
 }
 
-/// Floating-point sums carry rounding error; every computed bound is moved outward by a margin
-/// far above that error (n·ε relative to the magnitude of the summed terms, with n ≤ 10⁴), so
-/// the bounds stay true bounds. This is a widening, never a tightening.
+/// γₙ = n·u / (1 − n·u) with u = 2⁻⁵³, the standard bound on the relative error of a sum of n
+/// products: |fl(Σ aᵢbᵢ) − Σ aᵢbᵢ| ≤ γₙ·Σ |aᵢbᵢ| in any order of summation (Higham, *Accuracy and
+/// Stability of Numerical Algorithms*, 2nd ed., §3.1), barring underflow.
+func roundingGamma(terms n: Int) -> Double {
+  let nu = Double(max(n, 1)) * 0x1p-53
+  return nu < 0.5 ? nu / (1 - nu) : .infinity
+}
+
+/// A bound on the rounding error of a computed sum of `terms` products whose absolute values
+/// add up to `magnitude` (computed in floating point too): twice γₙ covers both the sum's error
+/// and the magnitude's own rounding, and each product that underflows can add up to half the
+/// smallest subnormal, covered many times over by n·(smallest normal). Every computed bound is
+/// moved outward by it, so the bounds stay true bounds: a widening, never a tightening.
 @inline(__always)
-func roundingMargin(_ magnitude: Double) -> Double {
-  magnitude * 1e-12 + Double.leastNormalMagnitude
+func roundingMargin(_ magnitude: Double, terms n: Int) -> Double {
+  (2 * roundingGamma(terms: n) * magnitude).nextUp + Double(max(n, 1)) * .leastNormalMagnitude
 }
 
 enum IntervalBounds {
@@ -88,7 +98,7 @@ enum IntervalBounds {
         high += max(a, b)
         magnitude += max(abs(a), abs(b))
       }
-      let margin = roundingMargin(magnitude)
+      let margin = roundingMargin(magnitude, terms: layer.inputSize + 1)
       lower[i] = low - margin
       upper[i] = high + margin
     }
@@ -131,7 +141,10 @@ enum IntervalBounds {
         }
         return gain
       }
-      let margin = roundingMargin(magnitude)
+      // The center's value and the knapsack's gain: sums of at most n + 1 terms each, the gain's
+      // terms |w_j|·step_j with steps up to 2·max|x_j| (and the budget's own subtractions
+      // rounding by at most as much again).
+      let margin = roundingMargin(4 * magnitude, terms: 2 * n + 2)
       upper[i] = centerValue + bestGain(increasing: true) + margin
       lower[i] = centerValue - bestGain(increasing: false) - margin
     }

@@ -166,6 +166,11 @@ enum SymbolicBounds {
       lambda = nextLambda
       width = inputWidth
     }
+    // Every value is a sum, expanded, of products along paths of at most `depth` factors; the
+    // standard bound γ for sums of that many terms, doubled, is far below 1e-9 for the networks
+    // seen (10⁴ neurons over 10 layers: 2e-11), and is used where it is not.
+    let depth = (0..<(m + 1)).reduce(region.dimension + 4) { $0 + network.layers[$1].inputSize + 3 }
+    let relativeMargin = max(1e-9, 4 * roundingGamma(terms: depth))
     var values = [Double](repeating: 0, count: rowCount)
     let outputMagnitudes = m >= 0 ? magnitudes[m] : inputReach(region)
     let rowWidth = outputMagnitudes.count
@@ -174,7 +179,7 @@ enum SymbolicBounds {
       var total = abs(constants[r])
       for j in 0..<rowWidth { total += abs(rows[r * rowWidth + j]) * outputMagnitudes[j] }
       let extreme = maximum(of: row, over: region, maximize: maximize)
-      let margin = total * 1e-9 + Double.leastNormalMagnitude
+      let margin = total * relativeMargin + Double.leastNormalMagnitude
       values[r] = maximize ? constant[r] + extreme + margin : constant[r] + extreme - margin
     }
     return (values, lambda)

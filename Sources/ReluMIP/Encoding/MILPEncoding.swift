@@ -44,6 +44,16 @@ public struct LayerStatistics: Sendable, Equatable, Codable {
 struct AffineExpression {
   var constant: Double
   var terms: [(column: Int, coefficient: Double)]
+  /// A bound on how far the computed expression can be from the exact one over the columns'
+  /// bounds: the rounding of `constant` and of the coefficients, each by the standard bound for
+  /// a sum of products (`roundingMargin`). A row built from the expression is widened by it.
+  var error = 0.0
+
+  init(constant: Double, terms: [(column: Int, coefficient: Double)], error: Double = 0) {
+    self.constant = constant
+    self.terms = terms
+    self.error = error
+  }
 }
 
 /// The big-M MILP of "maximise the goal's margin (e.g. output[target] − output[label]) over the
@@ -121,8 +131,12 @@ final class MILPEncoding {
   private func addRow(_ expression: AffineExpression, lower: Double, upper: Double) throws -> Int {
     let (kept, slack) = split(expression)
     let row = try problem.addRows(1).lowerBound
-    let low = lower - expression.constant - slack
-    let high = upper - expression.constant + slack
+    // Two subtractions on each finite end, each rounding by at most u of its result.
+    func rounding(_ end: Double) -> Double {
+      4 * 0x1p-53 * (abs(end) + abs(expression.constant) + slack)
+    }
+    let low = lower.isFinite ? lower - expression.constant - slack - rounding(lower) : lower
+    let high = upper.isFinite ? upper - expression.constant + slack + rounding(upper) : upper
     try problem.setRowBounds(row, .between(low, high))
     rowTerms.append(kept)
     rowLower.append(low)
@@ -130,23 +144,34 @@ final class MILPEncoding {
     return row
   }
 
-  /// The kept terms (merged per column) and the worst-case size of the dropped ones, plus a
-  /// rounding margin for the constant.
+  /// The kept terms (merged per column) and the worst-case size of the dropped ones, plus the
+  /// expression's rounding error (`AffineExpression.error`) and that of merging terms.
   func split(_ expression: AffineExpression) -> (
     kept: [(column: Int, coefficient: Double)], slack: Double
   ) {
-    var merged: [Int: Double] = [:]
-    for term in expression.terms { merged[term.column, default: 0] += term.coefficient }
+    var merged: [Int: (sum: Double, magnitude: Double, count: Int)] = [:]
+    for term in expression.terms {
+      merged[term.column, default: (0, 0, 0)].sum += term.coefficient
+      merged[term.column, default: (0, 0, 0)].magnitude += abs(term.coefficient)
+      merged[term.column, default: (0, 0, 0)].count += 1
+    }
     var kept: [(column: Int, coefficient: Double)] = []
-    var slack = roundingMargin(abs(expression.constant))
-    for (column, coefficient) in merged.sorted(by: { $0.key < $1.key }) where coefficient != 0 {
-      if abs(coefficient) < options.dropThreshold {
-        slack += abs(coefficient) * max(abs(columnLower[column]), abs(columnUpper[column]))
+    var slack = expression.error
+    var dropped = 0
+    for (column, entry) in merged.sorted(by: { $0.key < $1.key }) {
+      let reach = max(abs(columnLower[column]), abs(columnUpper[column]))
+      // A coefficient summed from several terms is rounded (even to 0 when they cancel).
+      if entry.count > 1 { slack += roundingMargin(entry.magnitude, terms: entry.count) * reach }
+      if entry.sum == 0 { continue }
+      if abs(entry.sum) < options.dropThreshold {
+        slack += abs(entry.sum) * reach
+        dropped += 1
       } else {
-        kept.append((column, coefficient))
+        kept.append((column, entry.sum))
       }
     }
-    return (kept, slack)
+    // The sums of the dropped parts and of the errors round too.
+    return (kept, (slack * (1 + roundingGamma(terms: dropped + 4))).nextUp)
   }
 
   private func build() throws {
@@ -271,23 +296,70 @@ final class MILPEncoding {
     expression(weights: layer.row(i), bias: layer.bias[i], inputs: inputs)
   }
 
-  /// `bias + Σ weights[j]·inputs[j]` as one expression over columns.
+  /// `bias + Σ weights[j]·inputs[j]` as one expression over columns, with its rounding error:
+  /// the constant is a sum of products (`roundingMargin`), each input's own error scaled by |w|,
+  /// and each coefficient `w·c` one rounded product (error ≤ u·|w·c| times the column's reach).
+  /// `biasError` bounds the error already in `bias`.
   func expression<Weights: Collection<Double>>(
-    weights: Weights, bias: Double, inputs: [AffineExpression]
+    weights: Weights, bias: Double, inputs: [AffineExpression], biasError: Double = 0
   ) -> AffineExpression {
     var result = AffineExpression(constant: bias, terms: [])
+    var magnitude = abs(bias)
+    var count = 1
+    var inherited = biasError
+    var productError = 0.0
     for (w, input) in zip(weights, inputs) where w != 0 {
-      result.constant += w * input.constant
-      for term in input.terms { result.terms.append((term.column, w * term.coefficient)) }
+      let product = w * input.constant
+      result.constant += product
+      magnitude += abs(product)
+      count += 1
+      inherited += abs(w) * input.error
+      for term in input.terms {
+        let coefficient = w * term.coefficient
+        result.terms.append((term.column, coefficient))
+        // ±1 and powers of two times w are exact; any other product rounds.
+        if abs(term.coefficient) != 1 {
+          productError +=
+            abs(coefficient) * 0x1p-52
+            * max(abs(columnLower[term.column]), abs(columnUpper[term.column]))
+        }
+      }
     }
+    result.error =
+      ((roundingMargin(magnitude, terms: count) + inherited + productError)
+      * (1 + roundingGamma(terms: count + 3))).nextUp
     return result
   }
 
-  /// A condition's left side as an expression over the last hidden layer.
+  /// A condition's left side as an expression over the last hidden layer. Composing the
+  /// condition with the output layer rounds its weights and constant; the error of each, times
+  /// what its input can reach, widens the expression.
   func conditionExpression(_ condition: OutputCondition) -> AffineExpression {
     precondition(neurons.count == network.layers.count - 1, "the goal needs the whole network")
-    let (weights, bias) = condition.composed(with: network.layers[network.layers.count - 1])
-    return expression(weights: weights, bias: bias, inputs: layerInputs)
+    let outputLayer = network.layers[network.layers.count - 1]
+    let (weights, bias) = condition.composed(with: outputLayer)
+    let terms = condition.terms.count
+    var biasMagnitude = abs(condition.constant)
+    for term in condition.terms {
+      biasMagnitude += abs(term.weight * outputLayer.bias[term.output])
+    }
+    var weightError = 0.0
+    for (j, input) in layerInputs.enumerated() {
+      var magnitude = 0.0
+      for term in condition.terms {
+        magnitude += abs(term.weight * outputLayer.weights[term.output * outputLayer.inputSize + j])
+      }
+      if magnitude == 0 { continue }
+      var reach = abs(input.constant) + input.error
+      for term in input.terms {
+        reach +=
+          abs(term.coefficient) * max(abs(columnLower[term.column]), abs(columnUpper[term.column]))
+      }
+      weightError += roundingMargin(magnitude, terms: terms) * reach
+    }
+    return expression(
+      weights: weights, bias: bias, inputs: layerInputs,
+      biasError: roundingMargin(biasMagnitude, terms: terms + 1) + weightError)
   }
 
   /// Adds (or replaces) the margin column `m` and makes it the objective: `m` equals the goal's
@@ -410,6 +482,8 @@ final class MILPEncoding {
       var constant = 0.0
       var columns: [Int] = []
       var coefficients: [Double] = []
+      // Σ |w·end| over the products summed into the a-coefficient and the constant.
+      var products = abs(offset)
       for term in rowTerms[neuron.definitionRow] where term.column != neuron.z {
         let w = term.coefficient
         let low = w >= 0 ? columnLower[term.column] : columnUpper[term.column]
@@ -423,9 +497,11 @@ final class MILPEncoding {
           coefficients.append(-w)
           aCoefficient += w * low
           constant -= w * low
+          products += abs(w * low)
         } else {
           rightSide += outside
           aCoefficient += w * high
+          products += abs(w * high)
         }
       }
       rightSide += offset * aValue
@@ -436,12 +512,13 @@ final class MILPEncoding {
       coefficients.append(1)
       columns.append(neuron.a)
       coefficients.append(-aCoefficient)
-      // Widen by the rounding error of the sums, so the cut never cuts off a true point.
-      let magnitude = coefficients.reduce(0) { $0 + abs($1) } + abs(constant) + abs(offset)
+      // Widen by the rounding error of the sums, so the cut never cuts off a true point: the
+      // a-coefficient (a ∈ [0, 1]) and the constant are each a sum of those products.
+      let terms = rowTerms[neuron.definitionRow].count + 1
       cuts.append(
         Cut(
           columns: columns, coefficients: coefficients,
-          upperBound: constant + roundingMargin(magnitude) * 10,
+          upperBound: constant + 2 * roundingMargin(products, terms: terms),
           violation: violation))
     }
     return cuts
@@ -456,31 +533,55 @@ final class MILPEncoding {
   /// infinite bound on the wrong side gives ±∞.
   func safeBound(of terms: [(column: Int, coefficient: Double)], maximize: Bool) -> Double {
     let duals = problem.rowDuals
-    var reduced = [Double](repeating: 0, count: problem.numberOfColumns)
-    for term in terms { reduced[term.column] += term.coefficient }
+    let columnCount = problem.numberOfColumns
+    var reduced = [Double](repeating: 0, count: columnCount)
+    // Per column: Σ |products| summed into its reduced cost, and their number, for its error.
+    var reducedMagnitude = [Double](repeating: 0, count: columnCount)
+    var reducedTerms = [Int](repeating: 0, count: columnCount)
+    for term in terms {
+      reduced[term.column] += term.coefficient
+      reducedMagnitude[term.column] += abs(term.coefficient)
+      reducedTerms[term.column] += 1
+    }
     var magnitude = 0.0
+    var parts = 0
     var bound = 0.0
     for (row, rowTerms) in rowTerms.enumerated() {
       let pi = duals[row]
       if pi == 0 { continue }
       for term in rowTerms {
-        reduced[term.column] -= term.coefficient * pi
-        magnitude += abs(term.coefficient * pi)
+        let product = term.coefficient * pi
+        reduced[term.column] -= product
+        reducedMagnitude[term.column] += abs(product)
+        reducedTerms[term.column] += 1
       }
       let part = Self.extreme(pi, rowLower[row], rowUpper[row], maximize: maximize)
       bound += part
       magnitude += abs(part)
+      parts += 1
     }
-    for column in reduced.indices where reduced[column] != 0 {
+    // A reduced cost computed as 0 (or near it) from large cancelling products may truly be as
+    // large as its rounding error: that error times the column's reach is added for every
+    // column, whatever its computed reduced cost.
+    var reducedError = 0.0
+    for column in 0..<columnCount where reducedTerms[column] > 0 {
+      let reach = max(abs(columnLower[column]), abs(columnUpper[column]))
+      if reducedTerms[column] > 1 {
+        reducedError +=
+          roundingMargin(reducedMagnitude[column], terms: reducedTerms[column]) * reach
+      }
+      if reduced[column] == 0 { continue }
       let part = Self.extreme(
         reduced[column], columnLower[column], columnUpper[column], maximize: maximize)
       bound += part
       magnitude += abs(part)
+      parts += 1
     }
-    guard bound.isFinite else { return maximize ? .infinity : -.infinity }
-    // The sums above are over up to ~10⁵ terms; widen by far more than their rounding error.
-    let margin = magnitude * 1e-11 + Double.leastNormalMagnitude
-    return maximize ? bound + margin : bound - margin
+    guard bound.isFinite, reducedError.isFinite else {
+      return maximize ? .infinity : -.infinity
+    }
+    let margin = roundingMargin(magnitude, terms: parts) + reducedError * (1 + 1e-12)
+    return maximize ? (bound + margin).nextUp : (bound - margin).nextDown
   }
 
   /// sup (or inf) of `coefficient · v` for v in [lower, upper].

@@ -100,47 +100,12 @@ public struct PNGImage: Sendable, Equatable {
 public enum PNGError: Error, Equatable, CustomStringConvertible {
   case compressionFailed
   case notImageShaped(count: Int)
-  case write(path: String, reason: String)
 
   public var description: String {
     switch self {
     case .compressionFailed: return "zlib could not compress the image"
     case .notImageShaped(let count):
       return "the input (\(count) values) is not image-shaped: no picture written"
-    case .write(let path, let reason): return "cannot write \(path): \(reason)"
-    }
-  }
-}
-
-/// Whole-file writes that never leave a partial file: a temporary file in the same directory,
-/// flushed, then renamed over the destination.
-enum AtomicFile {
-  static func write(_ data: Data, to path: String) throws {
-    let url = URL(fileURLWithPath: path)
-    let directory = url.deletingLastPathComponent()
-    let temporary = directory.appendingPathComponent(
-      ".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).\(UUID().uuidString).tmp"
-    )
-    do {
-      guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
-        throw PNGError.write(path: path, reason: "cannot create a file in \(directory.path)")
-      }
-      let handle = try FileHandle(forWritingTo: temporary)
-      do {
-        try handle.write(contentsOf: data)
-        try handle.synchronize()
-        try handle.close()
-      } catch {
-        try? handle.close()
-        throw error
-      }
-      if rename(temporary.path, path) != 0 {
-        throw PNGError.write(path: path, reason: String(cString: strerror(errno)))
-      }
-    } catch {
-      try? FileManager.default.removeItem(at: temporary)
-      if let error = error as? PNGError { throw error }
-      throw PNGError.write(path: path, reason: "\(error.localizedDescription)")
     }
   }
 }

@@ -153,7 +153,9 @@ final class TargetSearch {
     if let bound = try encoding.safeMarginBoundWithoutCut(timeLimit: remainingTime),
       bound <= -tolerance
     {
-      provenBound = bound
+      // Bounds tightened under the cut hold only for inputs with a margin ≥ −tolerance, so
+      // their LP bounds the margin of those inputs alone; the others are below −tolerance.
+      provenBound = options.boundMethod == .lp ? -tolerance : bound
       return outcome(.robust, .bounds)
     }
     if let remaining = remainingTime, remaining <= 0 { return timeOut() }
