@@ -172,3 +172,32 @@ struct ONNXSizeLimitTests {
           + " model with 0 weight values, with 16777216 in the layers before it"), "\(error)")
   }
 }
+
+@Suite("ONNX: the reader holds only the paths later nodes read")
+struct ONNXPathReleaseTests {
+  @Test func aChainOfElementwiseOpsKeepsOnlyTheLastPath() throws {
+    // Each Mul copies the pending dense map of the MatMul before it; when every node's path was
+    // kept, a 17 kB file with 20 of them held the 2,880 × 2,880 map 20 times (1.4 GB).
+    var builder = GraphBuilder(input: [4, 8])
+    builder.constant("W", shape: [8, 8], (0..<64).map { Double($0 % 5) })
+    builder.constant("s", shape: [], [2])
+    builder.node("MatMul", ["x", "W"], "m0")
+    for i in 0..<20 { builder.node("Mul", ["m\(i)", "s"], "m\(i + 1)") }
+    let model = try Onnx_ModelProto(serializedBytes: builder.data(output: "m20"))
+    var interpreter = GraphInterpreter(file: "chain.onnx", graph: model.graph)
+    let network = try interpreter.run()
+    #expect(Array(interpreter.paths.keys) == ["m20"])
+
+    let x = (0..<32).map { Double($0 % 3) }
+    var expected = [Double](repeating: 0, count: 32)
+    for row in 0..<4 {
+      for column in 0..<8 {
+        for k in 0..<8 {
+          let weight: Int = (k * 8 + column) % 5
+          expected[row * 8 + column] += x[row * 8 + k] * Double(weight << 20)
+        }
+      }
+    }
+    #expect(network.evaluate(x) == expected)
+  }
+}
