@@ -110,8 +110,8 @@ public enum ONNXReader {
   /// it together. A file holds at least one byte per weight value (a 1-byte varint; raw float32
   /// takes 4), so the budget is at most `valuesPerWeight` values per byte of the file.
   ///
-  /// Any file may use this many values (128 MiB as Double), weights or none: the largest
-  /// input or layer a small model needs, and the limit every file had before.
+  /// Any file may use this many values (128 MiB as Double), weights or none: room for the
+  /// input and layers of a small model, little enough for a fuzzer's 2 GB limit.
   public static let valuesWithoutWeights = 1 << 24
   /// The budget grows by this many values per weight value in the file. Each dense layer holds
   /// as many values as the weights it came from; reading an op also holds the matrix it applies
