@@ -66,10 +66,9 @@ struct PendingAffine {
     return PendingAffine(inputSize: inputSize, outputSize: rows, weights: w, scale: [], bias: b)
   }
 
-  /// The map as a dense layer; nil if its weight matrix would hold more than
-  /// `ONNXReader.maximumValues` entries.
-  func layer(_ activation: Activation) -> DenseLayer? {
-    guard checkedSize([outputSize, inputSize]) != nil else { return nil }
+  /// The map as a dense layer, a diagonal map made dense: `outputSize × inputSize` values, which
+  /// the caller has checked against the reader's budget.
+  func layer(_ activation: Activation) -> DenseLayer {
     var w = weights
     if w == nil {
       var dense = [Double](repeating: 0, count: outputSize * inputSize)
@@ -80,12 +79,12 @@ struct PendingAffine {
   }
 }
 
-/// The product of `factors`; nil if it overflows or exceeds `ONNXReader.maximumValues`.
-func checkedSize(_ factors: [Int]) -> Int? {
+/// The product of `factors`; nil if it overflows `Int`.
+func checkedProduct(_ factors: [Int]) -> Int? {
   var product = 1
   for factor in factors {
     let (next, overflow) = product.multipliedReportingOverflow(by: factor)
-    guard !overflow, next <= ONNXReader.maximumValues else { return nil }
+    guard !overflow else { return nil }
     product = next
   }
   return product
@@ -106,9 +105,26 @@ struct DataPath {
 /// exporters write them, into a `Network`.
 public enum ONNXReader {
   public static let maximumFileSize = 1 << 31
-  /// The most values the data path, a layer's weights or an intermediate matrix may hold: larger
-  /// claims (a declared input shape, a Reshape target) are refused before allocating.
-  public static let maximumValues = 1 << 24
+  /// What a file claims (a declared input shape, a Reshape target, a dense op on wide data) is
+  /// held to a budget of values that its weights pay for, so a small file cannot make the reader
+  /// allocate gigabytes. Each tensor on the data path may hold the budget, and the matrices the
+  /// reader builds (the layers, the pending affine map, the matrix of the op being read) may hold
+  /// it together. A file holds at least one byte per weight value (a 1-byte varint; raw float32
+  /// takes 4), so the budget is at most `valuesPerWeight` values per byte of the file.
+  ///
+  /// Any file may use this many values (128 MiB as Double), weights or none: room for the
+  /// input and layers of a small model, little enough for a fuzzer's 2 GB limit.
+  public static let valuesWithoutWeights = 1 << 24
+  /// The budget grows by this many values per weight value in the file. Each dense layer holds
+  /// as many values as the weights it came from; reading an op also holds the matrix it applies
+  /// to the data and that matrix composed with the pending map, each again as large as the op's
+  /// weights (for data with one row), so a plain chain of layers needs at most 3 per weight.
+  /// The rest is room for a ReLU after a ReLU (a diagonal made dense) or two dense ops without
+  /// a ReLU between them (composed into one matrix).
+  public static let valuesPerWeight = 4
+  /// The budget never passes this many values (16 GiB as Double), whatever the file holds: no
+  /// model within `maximumFileSize` needs more.
+  public static let maximumValues = 1 << 31
   public static let supportedOps = [
     "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Flatten", "Reshape", "Identity",
     "Dropout", "Squeeze", "Unsqueeze", "Constant", "Softmax (final)", "LogSoftmax (final)",
@@ -137,19 +153,66 @@ public enum ONNXReader {
     var interpreter = GraphInterpreter(file: file, graph: model.graph)
     return try interpreter.run()
   }
+
+  /// The most values the reader holds for a file with `weightValues` weight values.
+  public static func valueBudget(weightValues: Int) -> Int {
+    let (scaled, overflow) = weightValues.multipliedReportingOverflow(by: valuesPerWeight)
+    return overflow ? maximumValues : min(maximumValues, max(valuesWithoutWeights, scaled))
+  }
+
+  /// The values the file's constant tensors really hold: the entries of their typed lists or
+  /// what their raw_data's bytes make, whatever their dims claim.
+  static func weightValues(in graph: Onnx_GraphProto) -> Int {
+    var count = graph.initializer.reduce(0) { $0 + (storedValues($1)?.count ?? 0) }
+    for node in graph.node where node.opType == "Constant" {
+      for attribute in node.attribute {
+        count +=
+          (storedValues(attribute.t)?.count ?? 0) + attribute.floats.count
+          + attribute.ints.count
+      }
+    }
+    return count
+  }
+
+  /// How many values `tensor`'s data holds, and how: the bytes of one value in raw_data and the
+  /// typed list used without it; nil for an element type the reader does not read.
+  static func storedValues(_ tensor: Onnx_TensorProto) -> (count: Int, width: Int, list: String)? {
+    let (width, list, listCount): (Int, String, Int)
+    switch Onnx_TensorProto.DataType(rawValue: Int(tensor.dataType)) {
+    case .float: (width, list, listCount) = (4, "float_data", tensor.floatData.count)
+    case .double: (width, list, listCount) = (8, "double_data", tensor.doubleData.count)
+    case .int64: (width, list, listCount) = (8, "int64_data", tensor.int64Data.count)
+    case .int32: (width, list, listCount) = (4, "int32_data", tensor.int32Data.count)
+    default: return nil
+    }
+    return (tensor.hasRawData ? tensor.rawData.count / width : listCount, width, list)
+  }
 }
 
-private struct GraphInterpreter {
+struct GraphInterpreter {
   let file: String
   let graph: Onnx_GraphProto
   var constants: [String: ConstantTensor] = [:]
   var paths: [String: DataPath] = [:]
   var notes: [String] = []
   var outputTransform: ReferenceModel.OutputTransform?
+  /// The values the file's constant tensors hold, which pay for the budget.
+  let weightValues: Int
+  /// `ONNXReader.valueBudget(weightValues:)` for this file.
+  let budget: Int
+  /// The values in the layers built so far, on every path.
+  var layerValues = 0
 
   init(file: String, graph: Onnx_GraphProto) {
     self.file = file
     self.graph = graph
+    weightValues = ONNXReader.weightValues(in: graph)
+    budget = ONNXReader.valueBudget(weightValues: weightValues)
+  }
+
+  /// How the budget is made, for the messages that refuse a claim beyond it.
+  var budgetDescription: String {
+    "the \(budget) values allowed for a model with \(weightValues) weight values"
   }
 
   func error(_ reason: String, node: Onnx_NodeProto? = nil, index: Int? = nil) -> ModelError {
@@ -185,20 +248,32 @@ private struct GraphInterpreter {
           reason: "dimension \(axis) is dynamic; only the first (batch) dimension may be")
       }
     }
-    guard let size = checkedSize(shape) else {
+    guard let size = checkedProduct(shape), size <= budget else {
       throw ModelError(
         file: file, location: "input '\(input.name)'",
-        reason: "shape \(shape) holds more than \(ONNXReader.maximumValues) values")
+        reason: "shape \(shape) holds more than \(budgetDescription)")
     }
     paths[input.name] = DataPath(shape: shape, layers: [], pending: .identity(size))
 
     guard graph.output.count == 1, let output = graph.output.first else {
       throw error("the graph has \(graph.output.count) outputs; exactly one is supported")
     }
+    // A path is dropped once no later node reads it: every elementwise op copies the pending
+    // map, so keeping each node's path made a short chain of them hold a dense map many times
+    // over (a 17 kB file with 20 Muls after a MatMul held 1.4 GB).
+    var readsLeft = [output.name: 1]
+    for node in graph.node {
+      for name in Set(node.input) { readsLeft[name, default: 0] += 1 }
+    }
     var finalName = output.name
     for (index, node) in graph.node.enumerated() {
       if let dropped = try interpret(node, index: index, graphOutput: output.name) {
         finalName = dropped
+        readsLeft[dropped, default: 0] += 1
+      }
+      for name in Set(node.input) where paths[name] != nil {
+        readsLeft[name, default: 1] -= 1
+        if readsLeft[name] == 0 { paths[name] = nil }
       }
     }
     guard let path = paths[finalName] else {
@@ -206,10 +281,7 @@ private struct GraphInterpreter {
     }
     var layers = path.layers
     if !(path.pending.isIdentity && !layers.isEmpty) {
-      guard let layer = path.pending.layer(.identity) else {
-        throw error("the last layer would hold more than \(ONNXReader.maximumValues) weights")
-      }
-      layers.append(layer)
+      layers.append(try layer(path.pending, .identity, node: nil, index: nil))
     }
     for (index, layer) in layers.enumerated() {
       if let bad = (layer.weights + layer.bias).first(where: { !$0.isFinite }) {
@@ -267,12 +339,7 @@ private struct GraphInterpreter {
     }
     switch node.opType {
     case "Relu":
-      guard let layer = path.pending.layer(.relu) else {
-        throw error(
-          "the layer would hold more than \(ONNXReader.maximumValues) weights", node: node,
-          index: index)
-      }
-      path.layers.append(layer)
+      path.layers.append(try layer(path.pending, .relu, node: node, index: index))
       path.pending = .identity(path.size)
       path.operations.append(.relu)
     case "Identity", "Dropout":
@@ -314,10 +381,13 @@ private struct GraphInterpreter {
         "unsupported operation; supported: \(ONNXReader.supportedOps.joined(separator: ", "))",
         node: node, index: index)
     }
-    guard path.shape.allSatisfy({ $0 > 0 }), checkedSize(path.shape) != nil else {
+    guard path.shape.allSatisfy({ $0 > 0 }) else {
+      throw error("gives empty data of shape \(path.shape)", node: node, index: index)
+    }
+    guard let size = checkedProduct(path.shape), size <= budget else {
       throw error(
-        "gives data of shape \(path.shape): empty or more than \(ONNXReader.maximumValues) values",
-        node: node, index: index)
+        "gives data of shape \(path.shape), more than \(budgetDescription)", node: node,
+        index: index)
     }
     paths[outputName] = path
     return nil
@@ -350,13 +420,13 @@ private struct GraphInterpreter {
       throw error("invalid target shape \(dims)", node: node, index: index)
     }
     if let axis = unknown.first {
-      let known = checkedSize(dims.enumerated().filter { $0.offset != axis }.map(\.element))
+      let known = checkedProduct(dims.enumerated().filter { $0.offset != axis }.map(\.element))
       guard let known, known > 0, size % known == 0 else {
         throw error("cannot reshape shape \(shape) to \(dims)", node: node, index: index)
       }
       dims[axis] = size / known
     }
-    guard checkedSize(dims) == size else {
+    guard checkedProduct(dims) == size else {
       throw error(
         "cannot reshape shape \(shape) (\(size) values) to \(dims)", node: node, index: index)
     }
@@ -598,15 +668,33 @@ private struct GraphInterpreter {
   }
 
   /// Refuses a dense op with `rows` outputs whose matrices (on the data, and composed with the
-  /// pending affine map) would be too large to allocate.
+  /// pending affine map) would pass the budget with the layers and the pending map held already.
   func requireDense(rows: Int, _ path: DataPath, node: Onnx_NodeProto, index: Int) throws {
-    guard checkedSize([rows, path.size]) != nil,
-      checkedSize([rows, path.pending.inputSize]) != nil
+    let held = layerValues + (path.pending.weights?.count ?? 0)
+    let onData = rows.multipliedReportingOverflow(by: path.size)
+    let composed = rows.multipliedReportingOverflow(by: path.pending.inputSize)
+    guard !onData.overflow, !composed.overflow, onData.partialValue <= budget - held,
+      composed.partialValue <= budget - held - onData.partialValue
     else {
       throw error(
         "\(rows) outputs from data of shape \(path.shape) would need more than"
-          + " \(ONNXReader.maximumValues) weights", node: node, index: index)
+          + " \(budgetDescription)", node: node, index: index)
     }
+  }
+
+  /// `pending` as a layer, if its matrix fits the budget with the layers built already.
+  mutating func layer(
+    _ pending: PendingAffine, _ activation: Activation, node: Onnx_NodeProto?, index: Int?
+  ) throws -> DenseLayer {
+    let (size, overflow) = pending.outputSize.multipliedReportingOverflow(by: pending.inputSize)
+    guard !overflow, size <= budget - layerValues else {
+      throw error(
+        "a layer of \(pending.outputSize) × \(pending.inputSize) weights would need more than"
+          + " \(budgetDescription), with \(layerValues) in the layers before it", node: node,
+        index: index)
+    }
+    layerValues += size
+    return pending.layer(activation)
   }
 
   func constantInput(_ node: Onnx_NodeProto, _ position: Int, index: Int) throws -> ConstantTensor {
@@ -645,54 +733,57 @@ private struct GraphInterpreter {
     if tensor.dataLocation == .external || !tensor.externalData.isEmpty {
       throw fail("external tensor data is not supported (save the model with its weights inside)")
     }
-    guard tensor.dims.allSatisfy({ $0 >= 0 && $0 < 1 << 31 }) else {
+    guard tensor.dims.allSatisfy({ $0 >= 0 }) else {
       throw fail("invalid dimensions \(tensor.dims)")
     }
     let shape = tensor.dims.map { Int($0) }
-    var count = 1
-    for dim in shape {
-      let (product, overflow) = count.multipliedReportingOverflow(by: dim)
-      guard !overflow, product <= 1 << 28 else { throw fail("dimensions \(shape) are too large") }
-      count = product
+    guard let stored = ONNXReader.storedValues(tensor) else {
+      throw fail("data type \(tensor.dataType) is not supported (float, double, int32, int64 are)")
     }
-    let raw = tensor.hasRawData ? [UInt8](tensor.rawData) : nil
-    func rawValues(width: Int, _ convert: (UInt64) -> Double) throws -> [Double] {
-      guard let raw else { return [] }
-      guard raw.count == count * width else {
-        throw fail("raw_data holds \(raw.count) bytes; shape \(shape) needs \(count * width)")
+    // The dims are only a claim: the values come from the data the tensor holds, and a claim
+    // that differs from it is refused before anything is allocated from either.
+    let claimed = checkedProduct(shape)
+    let claim = "dims \(shape) claim \(claimed.map(String.init) ?? "more than \(Int.max)") values"
+    if tensor.hasRawData {
+      guard claimed == stored.count, tensor.rawData.count % stored.width == 0 else {
+        throw fail(
+          "\(claim) of \(stored.width) bytes, but its raw_data holds \(tensor.rawData.count) bytes")
       }
-      return (0..<count).map { index in
-        let offset = index * width
-        let bits = (0..<width).reduce(UInt64(0)) {
-          $0 | UInt64(raw[offset + $1]) << (8 * UInt64($1))
+    } else {
+      guard claimed == stored.count else {
+        throw fail("\(claim), but its \(stored.list) holds \(stored.count)")
+      }
+    }
+    /// raw_data's little-endian values of `Bits`, each converted to Double.
+    func rawValues<Bits: FixedWidthInteger>(_: Bits.Type, _ convert: (Bits) -> Double) -> [Double] {
+      tensor.rawData.withUnsafeBytes { bytes in
+        (0..<stored.count).map { index in
+          let offset = index * MemoryLayout<Bits>.size
+          return convert(
+            Bits(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: Bits.self)))
         }
-        return convert(bits)
       }
     }
+    let raw = tensor.hasRawData
     let values: [Double]
     switch Onnx_TensorProto.DataType(rawValue: Int(tensor.dataType)) {
     case .float:
       values =
-        raw != nil
-        ? try rawValues(width: 4) { Double(Float(bitPattern: UInt32(truncatingIfNeeded: $0))) }
+        raw
+        ? rawValues(UInt32.self) { Double(Float(bitPattern: $0)) }
         : tensor.floatData.map(Double.init)
     case .double:
-      values = raw != nil ? try rawValues(width: 8) { Double(bitPattern: $0) } : tensor.doubleData
+      values = raw ? rawValues(UInt64.self) { Double(bitPattern: $0) } : tensor.doubleData
     case .int64:
       values =
-        raw != nil
-        ? try rawValues(width: 8) { Double(Int64(bitPattern: $0)) }
+        raw
+        ? rawValues(UInt64.self) { Double(Int64(bitPattern: $0)) }
         : tensor.int64Data.map(Double.init)
-    case .int32:
+    default:  // int32: storedValues has refused the other types
       values =
-        raw != nil
-        ? try rawValues(width: 4) { Double(Int32(bitPattern: UInt32(truncatingIfNeeded: $0))) }
+        raw
+        ? rawValues(UInt32.self) { Double(Int32(bitPattern: $0)) }
         : tensor.int32Data.map(Double.init)
-    default:
-      throw fail("data type \(tensor.dataType) is not supported (float, double, int32, int64 are)")
-    }
-    guard values.count == count else {
-      throw fail("holds \(values.count) values; shape \(shape) needs \(count)")
     }
     if let bad = values.firstIndex(where: { !$0.isFinite }) {
       throw fail(
