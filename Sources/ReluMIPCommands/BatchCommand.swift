@@ -18,6 +18,11 @@ struct BatchPropertyOptions: ParsableArguments {
 }
 
 struct BatchCommand: ParsableCommand {
+  /// `all`, unlike `verify`: only robustness against every other label is verified robust
+  /// accuracy, which is what a batch over a test set reports. On the seed network's 80 benchmark
+  /// instances it cost 3.4 times the runner-up's time (84 s against 25 s, same verdicts).
+  static let defaultTarget = TargetChoice.all
+
   static let configuration = CommandConfiguration(
     commandName: "batch",
     abstract: "Verify many examples at several radii, in parallel, into a resumable result file.",
@@ -116,7 +121,7 @@ struct BatchCommand: ParsableCommand {
       )
     }
     let selected = try examples.resolve(count: exampleSet.count)
-    if case .label(let label) = property.search.targetChoice,
+    if case .label(let label) = property.search.targetChoice(default: Self.defaultTarget),
       !(0..<network.outputSize).contains(label)
     {
       throw PropertyError.unknownLabel(label, outputs: network.outputSize)
@@ -124,7 +129,7 @@ struct BatchCommand: ParsableCommand {
 
     var configuration = BatchConfiguration(model: model, images: images, norm: property.norm)
     configuration.box = property.search.box.map { (lower: $0.0, upper: $0.1) }
-    configuration.options = property.search.verificationOptions()
+    configuration.options = property.search.verificationOptions(defaultTarget: Self.defaultTarget)
     if let labels {
       let trueLabels = try ExampleReader.read(path: labels).labels()
       if let beyond = selected.first(where: { $0 >= trueLabels.count }) {

@@ -103,7 +103,8 @@ struct MergeCommand: ParsableCommand {
     let expectation: MergeExpectation
     if case .indices(let indices) = examples, let delta {
       let variants: [(norm: String, targetChoice: String)] =
-        norm.map { [($0.rawValue, (target?.choice ?? .runnerUp).description)] } ?? []
+        norm.map { [($0.rawValue, (target?.choice ?? BatchCommand.defaultTarget).description)] }
+        ?? []
       expectation = .plan(BatchPlan(examples: indices, deltas: delta), variants: variants)
     } else {
       expectation = .recorded

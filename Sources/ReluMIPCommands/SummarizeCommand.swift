@@ -10,8 +10,10 @@ struct SummarizeCommand: ParsableCommand {
       One row per norm, target choice and radius; each instance counted once (if a file holds \
       several lines for one instance, the last counts).
 
-      verified robust accuracy = robust / instances: misclassified examples, counterexamples, \
-      unknowns and errors all count as not robust. upper bound = 1 - (counterexample + \
+      robust share = robust / instances: misclassified examples, counterexamples, unknowns and \
+      errors all count as not robust. With target all it is the verified robust accuracy; with \
+      runner-up or one label it is not (robust against one label says nothing about a third), \
+      and the verified-accuracy column stays empty. upper bound = 1 - (counterexample + \
       misclassified) / instances: only those are known not to be robust, so the true robust \
       accuracy lies between the two. Times (seconds) are over the verified instances (robust, \
       counterexample, unknown): median, 90th percentile (nearest rank) and maximum.
@@ -59,16 +61,24 @@ struct SummarizeCommand: ParsableCommand {
     guard !summary.rows.isEmpty else { return (lines + ["No results."]).joined(separator: "\n") }
     let header = [
       "norm", "target", "delta", "instances", "robust", "cex", "unknown", "error", "misclass",
-      "verified acc", "upper bound", "median s", "p90 s", "max s",
+      "robust share", "verified acc", "upper bound", "median s", "p90 s", "max s",
     ]
     let cells = summary.cells(
       accuracy: { String(format: "%.1f%%", $0 * 100) },
-      time: { $0.map(HumanReport.format) ?? "-" })
+      time: { $0.map(HumanReport.format) ?? "-" }
+    ).map { row in row.map { $0.isEmpty ? "-" : $0 } }
     lines.append(HumanReport.table([header] + cells.dropFirst()))
     lines.append("")
     lines.append(
-      "verified acc = robust / instances; upper bound = 1 - (cex + misclass) / instances; "
-        + "times over verified instances")
+      "robust share = robust / instances, the verified robust accuracy (verified acc) only with"
+        + " target all; upper bound = 1 - (cex + misclass) / instances; times over verified"
+        + " instances")
+    let partial = Set(summary.rows.filter { $0.verifiedRobustAccuracy == nil }.map(\.targetChoice))
+    if !partial.isEmpty {
+      lines.append(
+        "target \(partial.sorted().joined(separator: ", ")): robust against that label only,"
+          + " not verified robust accuracy (a third label may still win); run with --target all")
+    }
     return lines.joined(separator: "\n")
   }
 }

@@ -49,7 +49,7 @@ struct SearchOptions: ParsableArguments {
   // default values.
   @Option(
     help: ArgumentHelp(
-      "The wrong label to reach: runner-up (the second-highest output; the default), all (any other label), or a label.",
+      "The wrong label to reach: runner-up (the second-highest output; verify's default), all (any other label; batch's default, since only it gives verified robust accuracy), or a label.",
       valueName: "runner-up|all|LABEL"))
   var target: TargetArgument?
 
@@ -65,7 +65,10 @@ struct SearchOptions: ParsableArguments {
 
   @OptionGroup var engine: EngineOptions
 
-  var targetChoice: TargetChoice { target?.choice ?? .runnerUp }
+  /// The target given, or the command's default.
+  func targetChoice(default choice: TargetChoice = .runnerUp) -> TargetChoice {
+    target?.choice ?? choice
+  }
 
   /// The box: [0, 1] unless `--clip` says otherwise; nil for `--clip none`.
   var box: (Double, Double)? {
@@ -79,9 +82,11 @@ struct SearchOptions: ParsableArguments {
     }
   }
 
-  func verificationOptions(verbose: Bool = false) -> VerificationOptions {
+  func verificationOptions(verbose: Bool = false, defaultTarget: TargetChoice = .runnerUp)
+    -> VerificationOptions
+  {
     var options = engine.verificationOptions(verbose: verbose)
-    options.target = targetChoice
+    options.target = targetChoice(default: defaultTarget)
     options.timeLimit = timeLimit
     return options
   }
@@ -227,7 +232,7 @@ struct VerifyCommand: ParsableCommand {
     let region = try InputRegion(
       center: center, norm: property.norm, radius: property.delta, box: property.search.box)
     let verifier = try Verifier(network: network)
-    _ = try verifier.targets(for: region, choice: property.search.targetChoice)
+    _ = try verifier.targets(for: region, choice: property.search.targetChoice())
     if verbose {
       FileHandle.standardError.write(Data("verifying example \(example) of \(images)\n".utf8))
     }

@@ -109,7 +109,7 @@ struct BatchOptionTests {
         Self.base() + ["--examples", "0..4,9", "--delta", "0.5,1,2"]) as? BatchCommand)
     #expect(command.examples == .indices([0, 1, 2, 3, 4, 9]))
     #expect(command.property.delta == [0.5, 1, 2])
-    #expect(command.property.search.targetChoice == .runnerUp)
+    #expect(command.property.search.targetChoice(default: BatchCommand.defaultTarget) == .all)
     #expect(command.property.search.box?.0 == 0 && command.property.search.box?.1 == 1)
     #expect(command.jobs == nil && !command.resume && !command.quiet)
   }
@@ -151,7 +151,7 @@ struct BatchOptionTests {
         ]) as? BatchCommand)
     #expect(command.examples == .all)
     #expect(command.property.search.box == nil)
-    #expect(command.property.search.targetChoice == .all)
+    #expect(command.property.search.targetChoice() == .all)
     #expect(command.property.search.verificationOptions().target == .all)
     #expect(command.jobs == 3)
   }
@@ -376,6 +376,6 @@ struct BatchEndToEndTests {
     #expect(code == 0, "\(message)")
     let rows = try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n")
     #expect(rows.count == 4, "\(rows)")
-    #expect(rows.contains { $0.hasPrefix("linf,runner-up,0.02,4,") })
+    #expect(rows.contains { $0.hasPrefix("linf,all,0.02,4,") })
   }
 }

@@ -37,7 +37,7 @@ struct ShardOptionTests {
     let plan = BatchPlan(examples: [0, 1, 2, 3], deltas: [1])
     let store = try ResultStore(path: out, resume: false)
     var record = BatchRecord(
-      key: BatchKey(example: 0, norm: "l1", delta: 1, targetChoice: "runner-up"),
+      key: BatchKey(example: 0, norm: "l1", delta: 1, targetChoice: "all"),
       result: .robust, model: BatchFixtures.model, images: BatchFixtures.images)
     record.clip = "0.0,1.0"
     record.boundMethod = VerificationOptions().boundMethod.rawValue
@@ -52,7 +52,7 @@ struct ShardOptionTests {
       ["--examples", "0..3", "--delta", "1", "--shard", "2/2"],
       ["--examples", "0..3", "--delta", "1,2", "--shard", "1/2"],
       ["--examples", "0..4", "--delta", "1", "--shard", "1/2"],
-      ["--examples", "0..3", "--delta", "1", "--shard", "1/2", "--target", "all"],
+      ["--examples", "0..3", "--delta", "1", "--shard", "1/2", "--target", "runner-up"],
       ["--examples", "0..3", "--delta", "1"],
     ] {
       let (code, message) = batchExitCode(common + wrong)
@@ -103,7 +103,7 @@ struct MergeCommandTests {
         var record = BatchRecord(
           key: BatchKey(
             example: instance.example, norm: "linf", delta: instance.delta,
-            targetChoice: "runner-up"),
+            targetChoice: "all"),
           result: instance.delta > 1 ? .counterexample : .robust, model: "m.onnx",
           images: "x.npy")
         record.shard = BatchShardSpec(shard: shard, plan: plan)

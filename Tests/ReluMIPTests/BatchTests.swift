@@ -322,7 +322,9 @@ struct BatchSummaryTests {
       [one.robust, one.counterexample, one.unknown, one.error, one.misclassified] == [
         3, 3, 1, 1, 2,
       ] as [Int])
-    #expect(one.verifiedRobustAccuracy == 0.3)
+    #expect(one.robustShare == 0.3)
+    // Robust against the runner-up only: not verified robust accuracy.
+    #expect(one.verifiedRobustAccuracy == nil)
     #expect(abs(one.robustAccuracyUpperBound - 0.5) < 1e-15)  // 1 − (3 + 2)/10
     // Verified instances: times 1, 4, 2, 0.5, 10, 3, 5 (the error and misclassified have none
     // counted; the duplicate's first time, 99, is superseded).
@@ -332,7 +334,7 @@ struct BatchSummaryTests {
     #expect(one.maxTime == 10)
     let two = summary.rows[1]
     #expect(two.instances == 2 && two.robust == 1 && two.counterexample == 1)
-    #expect(two.verifiedRobustAccuracy == 0.5 && two.robustAccuracyUpperBound == 0.5)
+    #expect(two.robustShare == 0.5 && two.robustAccuracyUpperBound == 0.5)
     #expect(two.medianTime == 0.5)
   }
 
@@ -342,8 +344,16 @@ struct BatchSummaryTests {
     let lines = summary.csv().split(separator: "\n").map(String.init)
     #expect(lines.count == 3)
     #expect(lines[0] == BatchSummary.columns.joined(separator: ","))
-    #expect(lines[1] == "l1,runner-up,1.0,10,3,3,1,1,2,0.3,0.5,3.0,10.0,10.0")
-    #expect(lines[2] == "l1,runner-up,2.0,2,1,1,0,0,0,0.5,0.5,0.5,0.75,0.75")
+    #expect(lines[1] == "l1,runner-up,1.0,10,3,3,1,1,2,0.3,,0.5,3.0,10.0,10.0")
+    #expect(lines[2] == "l1,runner-up,2.0,2,1,1,0,0,0,0.5,,0.5,0.5,0.75,0.75")
+    // With target all the robust share is the verified robust accuracy.
+    let all = BatchSummary(
+      contents: try ResultStore.parse(
+        Data(Self.jsonl.replacingOccurrences(of: "runner-up", with: "all").utf8),
+        path: "hand-made"))
+    #expect(all.rows[0].verifiedRobustAccuracy == 0.3)
+    #expect(
+      all.csv().split(separator: "\n")[1] == "l1,all,1.0,10,3,3,1,1,2,0.3,0.3,0.5,3.0,10.0,10.0")
   }
 
   @Test func percentiles() {

@@ -126,7 +126,7 @@ struct SymbolicBoundsTests {
   /// outputs, half of them hostile.
   @Test(arguments: RegionKind.allCases)
   func containSamplesAndTightenIntervals(kind: RegionKind) throws {
-    var tighter = (symbolic: 0, forward: 0)
+    var tighter = 0
     for index in 0..<100 {
       let seed = UInt64(index) &* 0x9E37 &+ UInt64(kind.rawValue.count)
       var generator = SplitMix64(seed: seed)
@@ -143,13 +143,10 @@ struct SymbolicBoundsTests {
 
       let interval = IntervalBounds.compute(network: network, region: region)
       let symbolic = SymbolicBounds.compute(network: network, region: region)
-      let forward = ForwardSymbolicBounds(network: network, region: region)
       let inner = checkWithin(symbolic.bounds, interval, what: "back-substitution, \(what)")
-      let forwardInner = checkWithin(forward.bounds, interval, what: "forward, \(what)")
-      tighter.symbolic += inner.strictlyTighter
-      tighter.forward += forwardInner.strictlyTighter
-      if inner.violations + forwardInner.violations > 0 { continue }
-      for layer in symbolic.bounds.layers + forward.bounds.layers {
+      tighter += inner.strictlyTighter
+      if inner.violations > 0 { continue }
+      for layer in symbolic.bounds.layers {
         #expect(zip(layer.lower, layer.upper).allSatisfy { $0 <= $1 }, "empty interval, \(what)")
       }
 
@@ -164,20 +161,18 @@ struct SymbolicBoundsTests {
       let backSubstituted = conditions.map {
         conditionBound($0, network: network, symbolic: symbolic, region: region)
       }
-      let forwardBounds = conditions.map { forward.conditionBound($0, region: region).0 }
 
       var violations = 0
       for point in samplePoints(region, count: 200, using: &generator) {
         try #require(region.contains(point), "\(point) outside, \(what)")
         violations += checkContained(network, symbolic.bounds, at: point, what: "symbolic, \(what)")
-        violations += checkContained(network, forward.bounds, at: point, what: "forward, \(what)")
         let outputs = network.evaluate(point)
         for (c, condition) in conditions.enumerated() {
           let value = condition.value(outputs)
-          if value > backSubstituted[c] || value > forwardBounds[c] {
+          if value > backSubstituted[c] {
             violations += 1
             Issue.record(
-              "\(what): condition \(condition) is \(value) at \(point), above its bounds \(backSubstituted[c]) (back-substitution) / \(forwardBounds[c]) (forward)"
+              "\(what): condition \(condition) is \(value) at \(point), above its bound \(backSubstituted[c])"
             )
           }
         }
@@ -185,8 +180,7 @@ struct SymbolicBoundsTests {
       }
     }
     // Neither tightness check is vacuous: the symbolic bounds beat interval arithmetic often.
-    #expect(tighter.symbolic > 20, "back-substitution tighter on \(tighter.symbolic) neurons")
-    #expect(tighter.forward > 20, "forward symbolic tighter on \(tighter.forward) neurons")
+    #expect(tighter > 20, "back-substitution tighter on \(tighter) neurons")
   }
 
   /// The upper bound of `condition` over the region by back-substitution from the output layer
@@ -228,10 +222,9 @@ struct SymbolicBoundsTests {
     let network = try Network(layers: [hidden, output])
     let region = try InputRegion(boxLower: [0, 0], boxUpper: [1, 1])
     let symbolic = SymbolicBounds.compute(network: network, region: region).bounds
-    let forward = ForwardSymbolicBounds(network: network, region: region).bounds
     let interval = IntervalBounds.compute(network: network, region: region)
     // Exact up to the rounding margin of 1e-9 of the magnitudes summed (about 10 here).
-    for bounds in [symbolic, forward] {
+    for bounds in [symbolic] {
       #expect(bounds.layers[1].lower[0] <= 0 && bounds.layers[1].lower[0] > -1e-7)
       #expect(bounds.layers[1].upper[0] >= 4 && bounds.layers[1].upper[0] < 4 + 1e-7)
     }

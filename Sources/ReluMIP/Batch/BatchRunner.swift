@@ -133,10 +133,11 @@ public final class BatchRunner: Sendable {
     return record
   }
 
-  /// The file name of an instance's counterexample picture, e.g. `example-26_l1_delta-5.0.png`.
+  /// The file name of an instance's counterexample picture, e.g. `example-26_l1_delta-5.0.png`
+  /// for batch's default target `all`, `…_target-runner-up.png` for another.
   public static func pictureName(_ key: BatchKey) -> String {
     let target =
-      key.targetChoice == TargetChoice.runnerUp.description ? "" : "_target-\(key.targetChoice)"
+      key.targetChoice == TargetChoice.all.description ? "" : "_target-\(key.targetChoice)"
     return "example-\(key.example)_\(key.norm)_delta-\(key.delta)\(target).png"
   }
 

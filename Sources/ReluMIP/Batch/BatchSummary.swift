@@ -3,8 +3,10 @@ import Foundation
 /// The table `relumip summarize` prints: one row per norm, target choice and radius.
 ///
 /// Definitions, over the `instances` of a row (each key counted once, its last line winning):
-/// - verified robust accuracy = robust ÷ instances. Misclassified examples, counterexamples,
-///   unknowns and errors all count as not (verified) robust.
+/// - robust share = robust ÷ instances. Misclassified examples, counterexamples, unknowns and
+///   errors all count as not (verified) robust. With target `all` it is the verified robust
+///   accuracy; with `runner-up` or one label it is not (robust against one label says nothing
+///   about a third), and the summary does not call it that.
 /// - its upper bound = 1 − (counterexample + misclassified) ÷ instances: only those are known
 ///   not to be robust, so the true robust accuracy lies between the two.
 /// - times are over the instances that were verified (robust, counterexample, unknown): the
@@ -23,8 +25,14 @@ public struct BatchSummary: Sendable {
     /// Times of the verified instances, ascending.
     public var times: [Double] = []
 
-    public var verifiedRobustAccuracy: Double {
+    /// robust ÷ instances, for any target.
+    public var robustShare: Double {
       instances == 0 ? 0 : Double(robust) / Double(instances)
+    }
+
+    /// The robust share where it is verified robust accuracy (target `all`); nil otherwise.
+    public var verifiedRobustAccuracy: Double? {
+      targetChoice == TargetChoice.all.description ? robustShare : nil
     }
 
     public var robustAccuracyUpperBound: Double {
@@ -95,7 +103,8 @@ public struct BatchSummary: Sendable {
 
   public static let columns = [
     "norm", "target", "delta", "instances", "robust", "counterexample", "unknown", "error",
-    "misclassified", "verified_robust_accuracy", "upper_bound", "median_time_s", "p90_time_s",
+    "misclassified", "robust_share", "verified_robust_accuracy", "upper_bound", "median_time_s",
+    "p90_time_s",
     "max_time_s",
   ]
 
@@ -109,7 +118,8 @@ public struct BatchSummary: Sendable {
         [
           row.norm, row.targetChoice, "\(row.delta)", "\(row.instances)", "\(row.robust)",
           "\(row.counterexample)", "\(row.unknown)", "\(row.error)", "\(row.misclassified)",
-          accuracy(row.verifiedRobustAccuracy), accuracy(row.robustAccuracyUpperBound),
+          accuracy(row.robustShare), row.verifiedRobustAccuracy.map(accuracy) ?? "",
+          accuracy(row.robustAccuracyUpperBound),
           time(row.medianTime), time(row.p90Time), time(row.maxTime),
         ]
       }
