@@ -292,3 +292,61 @@ struct RoundingMarginTests {
     #expect(bounds.lower[0] <= exact && exact <= bounds.upper[0], "\(bounds) vs \(exact)")
   }
 }
+
+@Suite("Trust: the tolerance band")
+struct ToleranceBandTests {
+  /// `out0 = x + offset`, `out1 = 0.5` over x ∈ [0, 0.5]: the largest margin is exactly `offset`.
+  /// Inside (−10⁻⁶, 0] neither answer can be given: no proof reaches −10⁻⁶ and no point beats
+  /// the label; below it the answer is robust, above 0 a counterexample.
+  @Test(arguments: [
+    (-0.5e-6, Verdict.unknown), (0, .unknown), (-2e-6, .robust), (0.5e-6, .counterexample),
+  ])
+  func verdictFollowsTheExactMaximum(offset: Double, expected: Verdict) throws {
+    let network = try Network(layers: [
+      DenseLayer(
+        inputSize: 1, outputSize: 2, weights: [1, 0], bias: [offset, 0.5], activation: .identity)
+    ])
+    let verifier = try Verifier(network: network)
+    let region = try InputRegion(center: [0], norm: .linf, radius: 0.5, box: (0, 0.5))
+    for strategy in [SearchStrategy.milp, .split] {
+      for attack in [true, false] {
+        var options = VerificationOptions()
+        options.target = .label(0)
+        options.searchStrategy = strategy
+        options.attack = attack
+        let result = try verifier.verify(region: region, options: options)
+        #expect(
+          result.verdict == expected,
+          "offset \(offset), \(strategy), attack \(attack): \(result.verdict) \(result.reason ?? "")"
+        )
+        if let bound = result.bound { #expect(bound >= offset - 1e-12) }
+      }
+    }
+  }
+}
+
+@Suite("Trust: unknown causes are values")
+struct UnknownCauseTests {
+  /// The tolerance band gives `withinTolerance`, which minimal-distortion bisection acts on
+  /// (it used to look for words in the reason text).
+  @Test func theToleranceBandIsACause() throws {
+    let network = try Network(layers: [
+      DenseLayer(
+        inputSize: 1, outputSize: 2, weights: [1, 0], bias: [-0.5e-6, 0.5], activation: .identity)
+    ])
+    let region = try InputRegion(center: [0], norm: .linf, radius: 0.5, box: (0, 0.5))
+    var options = VerificationOptions()
+    options.target = .label(0)
+    options.searchStrategy = .milp
+    let result = try Verifier(network: network).verify(region: region, options: options)
+    #expect(result.verdict == .unknown)
+    #expect(result.cause == .withinTolerance, "\(result.reason ?? "")")
+  }
+
+  @Test func combinedCausesPreferTheLimits() {
+    #expect(UnknownCause.combined([.withinTolerance, .timeLimit]) == .timeLimit)
+    #expect(UnknownCause.combined([.solver, .memoryLimit]) == .memoryLimit)
+    #expect(UnknownCause.combined([.withinTolerance, .solver]) == .withinTolerance)
+    #expect(UnknownCause.combined([]) == nil)
+  }
+}

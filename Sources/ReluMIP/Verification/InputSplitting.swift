@@ -35,6 +35,7 @@ final class InputSplittingSearch {
   private var bestMargin = -Double.infinity
   private var milpBinaries = 0
   private var unknownReason: String?
+  private var unknownCause: UnknownCause?
 
   init(
     network: Network, region: InputRegion, goals: [OutputGoal], options: VerificationOptions,
@@ -60,13 +61,14 @@ final class InputSplittingSearch {
 
   private func result(
     _ verdict: Verdict, counterexample: Counterexample? = nil, goal: Int? = nil,
-    settledBy: SettledBy, reason: String? = nil
+    settledBy: SettledBy, reason: String? = nil, cause: UnknownCause? = nil
   ) -> GoalSearchResult {
     GoalSearchResult(
       verdict: verdict, reachedGoal: goal, goalsSearched: Array(goals.indices),
       counterexample: counterexample, objective: bestMargin > -.infinity ? bestMargin : nil,
       bound: verdict == .robust ? largestPrunedBound : nil, nodes: boxes, binaries: milpBinaries,
-      settledBy: settledBy, timings: Timings(), statistics: [], reason: reason)
+      settledBy: settledBy, timings: Timings(), statistics: [], reason: reason,
+      cause: verdict == .unknown ? (cause ?? .solver) : nil)
   }
 
   func run() throws -> GoalSearchResult {
@@ -83,14 +85,16 @@ final class InputSplittingSearch {
       if let deadline, ContinuousClock.now >= deadline {
         return result(
           .unknown, settledBy: .none,
-          reason: "time limit reached (\(boxes) boxes searched, \(open.count + 1) open)")
+          reason: "time limit reached (\(boxes) boxes searched, \(open.count + 1) open)",
+          cause: .timeLimit)
       }
       boxes += 1
       // Each open box holds two bounds per input and a few words besides.
       if let limit = options.memoryLimit, open.count * (16 * region.dimension + 96) > limit {
         return result(
           .unknown, settledBy: .none,
-          reason: "memory limit reached (\(open.count + 1) open boxes after \(boxes) searched)")
+          reason: "memory limit reached (\(open.count + 1) open boxes after \(boxes) searched)",
+          cause: .memoryLimit)
       }
       let part = try InputRegion(boxLower: box.lower, boxUpper: box.upper)
       let (bounds, relaxations, magnitudes) = SymbolicBounds.compute(network: network, region: part)
@@ -172,7 +176,9 @@ final class InputSplittingSearch {
       open.insert(left)
       open.insert(right)
     }
-    if let unknownReason { return result(.unknown, settledBy: .none, reason: unknownReason) }
+    if let unknownReason {
+      return result(.unknown, settledBy: .none, reason: unknownReason, cause: unknownCause)
+    }
     return result(.robust, settledBy: milpCalls > 0 ? .branchAndCut : .bounds)
   }
 
@@ -215,6 +221,7 @@ final class InputSplittingSearch {
         else {
           // Not proven either way in this box: the answer can no longer be robust.
           unknownReason = "\(goals[index].name): a sub-box's counterexample failed the re-check"
+          unknownCause = .unconfirmedCounterexample
           continue
         }
         return result(.counterexample, counterexample: whole, goal: index, settledBy: .branchAndCut)
@@ -223,6 +230,7 @@ final class InputSplittingSearch {
       case .unknown:
         // Other boxes may still hold a counterexample; the answer can no longer be robust.
         unknownReason = "\(goals[index].name): \(outcome.reason ?? "no answer") (in a sub-box)"
+        unknownCause = outcome.cause
       }
     }
     return nil

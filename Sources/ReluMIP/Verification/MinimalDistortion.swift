@@ -79,7 +79,7 @@ extension Verifier {
         result.lowerBound = max(result.lowerBound, radius)
       case .unknown:
         result.complete = false
-        if step.reason?.contains("within the tolerance") == true {
+        if step.cause == .withinTolerance {
           result.reason =
             "at radius \(radius) the largest margin is within the solver tolerance of zero, so"
             + " the bisection cannot narrow the gap further: \(step.reason ?? "")"

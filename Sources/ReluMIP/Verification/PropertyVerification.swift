@@ -17,6 +17,8 @@ public struct PropertyResult: Sendable, Equatable {
   public var settledBy: SettledBy
   public var timings: Timings
   public var reason: String?
+  /// Why the verdict is `unknown`, as a value.
+  public var cause: UnknownCause? = nil
 
   /// The competition's word for the verdict: sat, unsat, timeout or unknown.
   public var competitionResult: String {
@@ -97,6 +99,7 @@ extension Verifier {
     var searchOptions = options
     searchOptions.attack = false
     var unknownReasons: [String] = []
+    var unknownCauses: [UnknownCause] = []
     for (index, region) in regions.enumerated() {
       if let deadline {
         let remaining = seconds(deadline - clock.now)
@@ -104,6 +107,7 @@ extension Verifier {
           result.verdict = .unknown
           result.timedOut = true
           unknownReasons.append("time limit reached before case \(index)")
+          unknownCauses.append(.timeLimit)
           break
         }
         searchOptions.timeLimit = remaining
@@ -131,10 +135,14 @@ extension Verifier {
         result.settledBy = .none
         let label = regions.count > 1 ? "case \(index): " : ""
         unknownReasons.append(label + (found.reason ?? "no answer"))
+        unknownCauses.append(found.cause ?? .solver)
         if let deadline, clock.now >= deadline { result.timedOut = true }
       }
     }
-    if result.verdict == .unknown { result.reason = unknownReasons.joined(separator: "; ") }
+    if result.verdict == .unknown {
+      result.reason = unknownReasons.joined(separator: "; ")
+      result.cause = UnknownCause.combined(unknownCauses)
+    }
     return finish(result)
   }
 }

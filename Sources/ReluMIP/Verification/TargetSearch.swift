@@ -11,6 +11,7 @@ final class TargetSearch {
     var bound: Double?
     var nodes = 0
     var reason: String?
+    var cause: UnknownCause?
     /// The model the last stage solved (after bound tightening under the objective cut).
     var statistics: [LayerStatistics]
     var binaries: Int
@@ -57,14 +58,16 @@ final class TargetSearch {
     deadline.map { seconds($0 - ContinuousClock.now) }
   }
 
-  private func outcome(_ verdict: Verdict, _ settledBy: SettledBy, reason: String? = nil)
-    -> Outcome
-  {
+  private func outcome(
+    _ verdict: Verdict, _ settledBy: SettledBy, reason: String? = nil,
+    cause: UnknownCause? = nil
+  ) -> Outcome {
     Outcome(
       verdict: verdict, settledBy: settledBy, counterexample: counterexample,
       objective: bestObjective,
       bound: verdict == .robust || options.maximize ? provenBound : nil, nodes: nodes,
-      reason: reason, statistics: encoding.statistics, binaries: encoding.problem.numberOfBinaries,
+      reason: reason, cause: verdict == .unknown ? (cause ?? .solver) : nil,
+      statistics: encoding.statistics, binaries: encoding.problem.numberOfBinaries,
       boundsTime: boundsTime)
   }
 
@@ -85,11 +88,12 @@ final class TargetSearch {
     let limit = options.memoryLimit ?? 0
     return outcome(
       .unknown, .none,
-      reason: "memory limit reached (GLPK's tree held more than \(limit >> 20) MiB)")
+      reason: "memory limit reached (GLPK's tree held more than \(limit >> 20) MiB)",
+      cause: .memoryLimit)
   }
 
   private func timeOut() -> Outcome {
-    outcome(.unknown, .none, reason: "time limit reached")
+    outcome(.unknown, .none, reason: "time limit reached", cause: .timeLimit)
   }
 
   func run() throws -> Outcome {
@@ -214,7 +218,11 @@ final class TargetSearch {
       if atRoot { return (outcome(.unknown, .none), true) }
       provenBound = max(-tolerance, bestObjective ?? -.infinity)
       if let best = bestObjective, best > -tolerance {
-        return (outcome(.unknown, .none, reason: unprovenOptimumReason(best)), false)
+        return (
+          outcome(
+            .unknown, .none, reason: unprovenOptimumReason(best), cause: unprovenOptimumCause(best)),
+          false
+        )
       }
       return (outcome(.robust, .branchAndCut), false)
     case .optimal, .feasible:
@@ -229,7 +237,11 @@ final class TargetSearch {
         provenBound = largest
         return (outcome(.robust, .branchAndCut), false)
       }
-      return (outcome(.unknown, .none, reason: unprovenOptimumReason(largest)), false)
+      return (
+        outcome(
+          .unknown, .none, reason: unprovenOptimumReason(largest),
+          cause: unprovenOptimumCause(largest)), false
+      )
     default:
       return (outcome(.unknown, .none, reason: "branch-and-cut ended without a status"), false)
     }
@@ -250,14 +262,20 @@ final class TargetSearch {
       provenBound = nil
       return outcome(
         .unknown, .none,
-        reason: end == .timeLimit ? "time limit reached" : "branch-and-cut ended as \(end)")
+        reason: end == .timeLimit ? "time limit reached" : "branch-and-cut ended as \(end)",
+        cause: end == .timeLimit ? .timeLimit : .solver)
     }
     let optimum = problem.integerObjectiveValue
     provenBound = optimum
     _ = consider(encoding.inputPoint(from: problem.integerColumnValues))
     if counterexample != nil { return outcome(.counterexample, .branchAndCut) }
     if optimum <= -tolerance && !rejectedIncumbent { return outcome(.robust, .branchAndCut) }
-    return outcome(.unknown, .none, reason: unprovenOptimumReason(optimum))
+    return outcome(
+      .unknown, .none, reason: unprovenOptimumReason(optimum), cause: unprovenOptimumCause(optimum))
+  }
+
+  private func unprovenOptimumCause(_ optimum: Double) -> UnknownCause {
+    optimum > 0 || rejectedIncumbent ? .unconfirmedCounterexample : .withinTolerance
   }
 
   private func unprovenOptimumReason(_ optimum: Double) -> String {

@@ -8,6 +8,30 @@ public enum Verdict: String, Sendable, Codable, Equatable {
   case unknown
 }
 
+/// Why a verdict is `unknown`, for callers that act on it (`reason` says it to people).
+public enum UnknownCause: String, Sendable, Codable, Equatable {
+  case timeLimit = "time-limit"
+  case memoryLimit = "memory-limit"
+  /// The largest margin lies within the tolerance of zero: no bound reaches −tolerance and no
+  /// point's margin is above 0, so neither answer can be given.
+  case withinTolerance = "within-tolerance"
+  /// A point the solver offered as a counterexample failed the re-check, which blocks a proof.
+  case unconfirmedCounterexample = "unconfirmed-counterexample"
+  /// The solver ended without an answer (a status or an infeasibility it could not back up).
+  case solver
+}
+
+extension UnknownCause {
+  /// The cause of several goals' unknowns: a limit if any goal hit one (the others may have had
+  /// no time), else the first.
+  static func combined(_ causes: [UnknownCause]) -> UnknownCause? {
+    for limit in [UnknownCause.timeLimit, .memoryLimit] where causes.contains(limit) {
+      return limit
+    }
+    return causes.first
+  }
+}
+
 /// Which step of the pipeline settled the case.
 public enum SettledBy: String, Sendable, Codable, Equatable {
   case attack
@@ -81,4 +105,6 @@ public struct VerificationResult: Sendable, Codable, Equatable {
   public var statistics: [LayerStatistics]
   /// Why the verdict is `unknown`, or notes on the run.
   public var reason: String?
+  /// Why the verdict is `unknown`, as a value.
+  public var cause: UnknownCause? = nil
 }

@@ -110,7 +110,7 @@ public struct Verifier: Sendable {
       counterexample: found.counterexample,
       objective: found.objective, bound: found.bound, nodes: found.nodes, binaries: found.binaries,
       settledBy: found.settledBy, timings: found.timings, statistics: found.statistics,
-      reason: found.reason)
+      reason: found.reason, cause: found.cause)
   }
 
   /// Decides whether any input of the region reaches any of the goals: the attack on each goal
@@ -210,6 +210,7 @@ public struct Verifier: Sendable {
       bound: nil, nodes: 0, binaries: encoding.problem.numberOfBinaries, settledBy: .bounds,
       timings: timings, statistics: encoding.statistics, reason: nil)
     var unknownReasons: [String] = []
+    var unknownCauses: [UnknownCause] = []
     var cutBoundsTime = 0.0
     let solveStart = clock.now
     for (index, goal) in goals.enumerated() {
@@ -233,10 +234,12 @@ public struct Verifier: Sendable {
         result.counterexample = outcome.counterexample
         result.settledBy = outcome.settledBy
         unknownReasons.removeAll()
+        unknownCauses.removeAll()
       case .robust:
         if outcome.settledBy == .branchAndCut { result.settledBy = .branchAndCut }
       case .unknown:
         unknownReasons.append("\(goal.name): \(outcome.reason ?? "no answer")")
+        unknownCauses.append(outcome.cause ?? .solver)
         result.settledBy = .none
       }
       if result.verdict == .counterexample { break }
@@ -245,6 +248,7 @@ public struct Verifier: Sendable {
       result.verdict = .unknown
       result.bound = nil
       result.reason = unknownReasons.joined(separator: "; ")
+      result.cause = UnknownCause.combined(unknownCauses)
     }
     if result.verdict == .counterexample, goals.count > 1 { result.bound = nil }
     timings.bounds += cutBoundsTime
@@ -372,6 +376,8 @@ public struct GoalSearchResult: Sendable, Equatable {
   public var statistics: [LayerStatistics]
   /// Why the verdict is `unknown`.
   public var reason: String?
+  /// Why the verdict is `unknown`, as a value.
+  public var cause: UnknownCause? = nil
 }
 
 func seconds(_ duration: Duration) -> Double {
