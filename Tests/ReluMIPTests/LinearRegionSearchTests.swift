@@ -65,7 +65,7 @@ struct LinearRegionSearchTests {
         // Every binary is free again for the search that follows.
         for layer in encoding.neurons {
           for case .unstable(_, _, let a) in layer {
-            #expect(try encoding.problem.columnBounds(a) == .range(0, 1), "\(context)")
+            #expect(try encoding.columnBoundsInLP(a) == .range(0, 1), "\(context)")
           }
         }
       }

@@ -37,15 +37,12 @@ struct NeuronOptimumTests {
           let expression = encoding.expression(
             layer: network.layers[k], neuron: i, inputs: encoding.layerInputs)
           let (kept, slack) = encoding.split(expression)
-          try encoding.problem.setObjective(
-            columns: kept.map(\.column), coefficients: kept.map(\.coefficient))
           for maximize in [true, false] {
-            encoding.problem.direction = maximize ? .maximize : .minimize
-            encoding.problem.resetBasis()
-            guard try encoding.problem.branchAndCut() == .solved,
-              encoding.problem.integerStatus == .optimal
+            try encoding.setObjective(kept, maximize: maximize)
+            encoding.resetBasis()
+            guard try encoding.branchAndCut() == .solved, encoding.integerStatus == .optimal
             else { continue }
-            let optimum = encoding.problem.integerObjectiveValue + expression.constant
+            let optimum = encoding.integerObjective + expression.constant
             compared += 1
             for (name, bounds) in methods {
               // GLPK's optimum carries its tolerances (1e-7 relative) and the dropped-term slack.

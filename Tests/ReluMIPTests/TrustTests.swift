@@ -270,7 +270,7 @@ struct RoundingMarginTests {
     let bounds = IntervalBounds.compute(network: network, region: region)
     let encoding = try MILPEncoding(network: network, region: region, bounds: bounds)
     // Row 0 defines the neuron: Σ w·d − z ∈ [low, high], and exactly Σ w·d − z = −2⁻³⁴.
-    let (low, high) = try encoding.problem.rowBounds(0).interval
+    let (low, high) = encoding.recordedRowBounds(0)
     #expect(low <= -0x1p-34 && -0x1p-34 <= high, "row [\(low), \(high)]")
     #expect(high - low < 1e-6, "the widening stays small: [\(low), \(high)]")
     // The interval bounds contain the exact pre-activation range [2⁻³⁴ − 2, 2⁻³⁴ + 2].

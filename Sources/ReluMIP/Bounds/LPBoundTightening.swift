@@ -44,16 +44,15 @@ enum LPBoundTightening {
           let expression = encoding.expression(
             layer: layer, neuron: i, inputs: encoding.layerInputs)
           let (kept, slack) = encoding.split(expression)
-          try encoding.problem.setObjective(
-            columns: kept.map(\.column), coefficients: kept.map(\.coefficient))
+          try encoding.setObjective(kept, maximize: true)
           for maximize in [true, false] {
             // Skip a side that another solve already proved stable.
             if maximize ? current.upper[i] <= 0 : current.lower[i] >= 0 { continue }
-            encoding.problem.direction = maximize ? .maximize : .minimize
-            guard try encoding.problem.simplex(lpOptions) == .solved,
-              encoding.problem.status == .optimal
+            try encoding.setObjective(kept, maximize: maximize)
+            guard try encoding.solveRelaxation(lpOptions) == .solved,
+              encoding.relaxationStatus == .optimal
             else {
-              encoding.problem.resetBasis()
+              encoding.resetBasis()
               continue
             }
             let value = encoding.safeBound(of: kept, maximize: maximize)
@@ -115,13 +114,14 @@ enum LPBoundTightening {
             continue
           }
           if let deadline, ContinuousClock.now >= deadline { return .bounds(bounds) }
-          try encoding.problem.setObjective(columns: [z], coefficients: [1])
+
           for maximize in [true, false] {
             if maximize ? current.upper[i] <= 0 : current.lower[i] >= 0 { continue }
-            encoding.problem.direction = maximize ? .maximize : .minimize
+            try encoding.setObjective([(z, 1)], maximize: maximize)
             lpOptions.timeLimit = deadline.map { max(0, seconds($0 - ContinuousClock.now)) }
-            let end = try encoding.problem.simplex(lpOptions)
-            if end == .noPrimalFeasibleSolution || encoding.problem.status == .noFeasibleSolution {
+            let end = try encoding.solveRelaxation(lpOptions)
+            if end == .noPrimalFeasibleSolution || encoding.relaxationStatus == .noFeasibleSolution
+            {
               // GLPK's tolerances can call a badly scaled LP infeasible; the margin's safe bound
               // without the cut decides. If it does not confirm, stop tightening on this LP and
               // keep the bounds so far (each of them safe).
@@ -130,8 +130,8 @@ enum LPBoundTightening {
               if let bound, bound <= -tolerance { return .infeasible }
               return .bounds(bounds)
             }
-            guard end == .solved, encoding.problem.status == .optimal else {
-              encoding.problem.resetBasis()
+            guard end == .solved, encoding.relaxationStatus == .optimal else {
+              encoding.resetBasis()
               continue
             }
             let value = encoding.safeBound(of: [(z, 1)], maximize: maximize)

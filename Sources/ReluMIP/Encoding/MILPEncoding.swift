@@ -79,7 +79,9 @@ final class MILPEncoding {
   let region: InputRegion
   let bounds: NetworkBounds
   let options: Options
-  let problem = LinearProblem(name: "relumip")
+  /// Private: every change to a bound goes through the encoding, which keeps the record of
+  /// column and row bounds that `safeBound` trusts.
+  private let problem = LinearProblem(name: "relumip")
 
   /// Columns of the input perturbation: `up[j]`/`down[j]` for L1 (x = x̄ + up − down), or `up[j]`
   /// alone for L∞ (x = x̄ + up, where `up` may be negative).
@@ -636,5 +638,58 @@ final class MILPEncoding {
         max(goal.margin(outputs), columnLower[marginColumn]), columnUpper[marginColumn])
     }
     return values
+  }
+}
+
+// MARK: Solving
+
+/// The LP and MILP of the encoding, solved in place. Nothing here widens a bound; fixing a phase
+/// narrows one binary's, which leaves the record `safeBound` reads (the wider [0, 1]) valid.
+extension MILPEncoding {
+  var binaryCount: Int { problem.numberOfBinaries }
+  var rowCount: Int { problem.numberOfRows }
+
+  /// The simplex method on the LP relaxation, from the current basis.
+  func solveRelaxation(_ options: SimplexOptions) throws -> SimplexTermination {
+    try problem.simplex(options)
+  }
+
+  var relaxationStatus: SolutionStatus { problem.status }
+  var relaxationObjective: Double { problem.objectiveValue }
+  var relaxationValues: [Double] { problem.columnValues }
+
+  /// Makes `Σ terms` the objective, maximised or minimised.
+  func setObjective(_ terms: [(column: Int, coefficient: Double)], maximize: Bool) throws {
+    try problem.setObjective(
+      columns: terms.map(\.column), coefficients: terms.map(\.coefficient))
+    problem.direction = maximize ? .maximize : .minimize
+  }
+
+  func resetBasis() { problem.resetBasis() }
+
+  /// Fixes a binary to one phase (`true`: on), or with nil gives it [0, 1] back.
+  func fixPhase(binary column: Int, active: Bool?) throws {
+    try problem.setColumnBounds(column, active.map { .fixed($0 ? 1 : 0) } ?? .range(0, 1))
+  }
+
+  func branchAndCut(
+    _ options: IntegerOptions = IntegerOptions(),
+    callback: ((SearchTree) throws -> Void)? = nil
+  ) throws -> IntegerTermination {
+    try problem.branchAndCut(options, callback: callback)
+  }
+
+  var integerStatus: SolutionStatus { problem.integerStatus }
+  var integerObjective: Double { problem.integerObjectiveValue }
+  var integerValues: [Double] { problem.integerColumnValues }
+
+  /// A column's bounds as GLPK holds them now.
+  func columnBoundsInLP(_ column: Int) throws -> VariableBounds {
+    try problem.columnBounds(column)
+  }
+
+  /// A row's bounds as recorded (and loaded into GLPK): `lower ≤ Σ kept terms ≤ upper`.
+  func recordedRowBounds(_ row: Int) -> (lower: Double, upper: Double) {
+    (rowLower[row], rowUpper[row])
   }
 }

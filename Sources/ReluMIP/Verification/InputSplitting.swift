@@ -204,7 +204,7 @@ final class InputSplittingSearch {
     let encoding = try MILPEncoding(
       network: network, region: part, bounds: bounds,
       options: MILPEncoding.Options(dropThreshold: options.dropThreshold))
-    milpBinaries = max(milpBinaries, encoding.problem.numberOfBinaries)
+    milpBinaries = max(milpBinaries, encoding.binaryCount)
     for index in box.goals {
       let search = TargetSearch(
         encoding: encoding, network: network, region: part, goal: goals[index],

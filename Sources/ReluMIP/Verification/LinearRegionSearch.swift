@@ -51,17 +51,17 @@ struct LinearRegionSearch {
   /// fresh start. On MNIST-FC 256x4 (870 binaries) the warm start alone wandered through
   /// degenerate pivots for over 30 s where the presolved LP took under 1 s.
   private func solve() throws -> Bool {
-    let problem = encoding.problem
     var options = SimplexOptions()
     options.method = .dualThenPrimal
-    options.iterationLimit = max(200, problem.numberOfRows / 4)
+    options.iterationLimit = max(200, encoding.rowCount / 4)
     options.timeLimit = deadline.map { max(0, seconds($0 - ContinuousClock.now)) }
-    let warm = try problem.simplex(options)
-    if warm == .solved { return problem.status == .optimal }
+    let warm = try encoding.solveRelaxation(options)
+    if warm == .solved { return encoding.relaxationStatus == .optimal }
     guard warm == .iterationLimit else { return false }
     options.iterationLimit = nil
     options.presolve = true
-    return try problem.simplex(options) == .solved && problem.status == .optimal
+    return try encoding.solveRelaxation(options) == .solved
+      && encoding.relaxationStatus == .optimal
   }
 
   /// Walks from `start` (any input; it is projected onto the region first).
@@ -86,14 +86,13 @@ struct LinearRegionSearch {
   }
 
   private func releasePhases(_ neurons: [(layer: Int, neuron: Int, z: Int, a: Int)]) throws {
-    for neuron in neurons { try encoding.problem.setColumnBounds(neuron.a, .range(0, 1)) }
+    for neuron in neurons { try encoding.fixPhase(binary: neuron.a, active: nil) }
   }
 
   private func walk(
     from start: [Double], neurons: [(layer: Int, neuron: Int, z: Int, a: Int)],
     outcome: inout Outcome
   ) throws {
-    let problem = encoding.problem
     var point = start
     var visited: Set<[Bool]> = []
     var stepsWithoutGain = 0
@@ -104,13 +103,13 @@ struct LinearRegionSearch {
       // A region seen before has nothing new to give; the walk is going round.
       guard visited.insert(pattern).inserted else { break }
       for (neuron, active) in zip(neurons, pattern) {
-        try problem.setColumnBounds(neuron.a, .fixed(active ? 1 : 0))
+        try encoding.fixPhase(binary: neuron.a, active: active)
       }
       guard try solve() else { break }
       outcome.regions += 1
 
       // The region's best point, re-checked exactly.
-      let values = problem.columnValues
+      let values = encoding.relaxationValues
       let best = region.project(encoding.inputPoint(from: values))
       let (found, margin) = Counterexample.check(
         best, network: network, region: region, goal: goal)
@@ -136,12 +135,12 @@ struct LinearRegionSearch {
         let layerBounds = encoding.bounds.layers[neuron.layer]
         let scale = max(1, layerBounds.upper[neuron.neuron] - layerBounds.lower[neuron.neuron])
         guard abs(values[neuron.z]) <= 1e-7 * scale else { continue }
-        try problem.setColumnBounds(neuron.a, .range(0, 1))
+        try encoding.fixPhase(binary: neuron.a, active: nil)
         released += 1
       }
       if released == 0 { break }
       guard try solve() else { break }
-      point = region.project(encoding.inputPoint(from: problem.columnValues))
+      point = region.project(encoding.inputPoint(from: encoding.relaxationValues))
     }
   }
 }

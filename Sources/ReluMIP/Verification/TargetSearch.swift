@@ -67,7 +67,7 @@ final class TargetSearch {
       objective: bestObjective,
       bound: verdict == .robust || options.maximize ? provenBound : nil, nodes: nodes,
       reason: reason, cause: verdict == .unknown ? (cause ?? .solver) : nil,
-      statistics: encoding.statistics, binaries: encoding.problem.numberOfBinaries,
+      statistics: encoding.statistics, binaries: encoding.binaryCount,
       boundsTime: boundsTime)
   }
 
@@ -97,7 +97,6 @@ final class TargetSearch {
   }
 
   func run() throws -> Outcome {
-    let problem = encoding.problem
     try encoding.setGoal(goal)
     if options.maximize { return try runToOptimality() }
     let outputBounds = encoding.bounds.layers[network.layers.count - 1]
@@ -112,15 +111,16 @@ final class TargetSearch {
     var lpOptions = SimplexOptions()
     lpOptions.method = .dualThenPrimal
     lpOptions.timeLimit = remainingTime
-    let termination = try problem.simplex(lpOptions)
+    let termination = try encoding.solveRelaxation(lpOptions)
     if termination == .timeLimit { return timeOut() }
-    guard termination == .solved, problem.status == .optimal else {
-      return outcome(.unknown, .none, reason: "the root LP ended as \(problem.status)")
+    guard termination == .solved, encoding.relaxationStatus == .optimal else {
+      return outcome(
+        .unknown, .none, reason: "the root LP ended as \(encoding.relaxationStatus)")
     }
     let rootBound = encoding.safeBound(of: [(encoding.marginColumn!, 1)], maximize: true)
     provenBound = rootBound
     if rootBound <= -tolerance { return outcome(.robust, .bounds) }
-    if consider(encoding.inputPoint(from: problem.columnValues)) {
+    if consider(encoding.inputPoint(from: encoding.relaxationValues)) {
       return outcome(.counterexample, .heuristic)
     }
     let initialBounds = encoding.bounds
@@ -184,11 +184,10 @@ final class TargetSearch {
   /// GLPK's branch-and-cut on the encoding as it stands, with the callback. `rootInfeasible`:
   /// GLPK ended at the root declaring its LP infeasible, which the caller must check.
   private func searchTree() throws -> (outcome: Outcome, rootInfeasible: Bool) {
-    let problem = encoding.problem
     let integerOptions = branchAndCutOptions()
     if let remaining = integerOptions.timeLimit, remaining <= 0 { return (timeOut(), false) }
     let nodesBefore = nodes
-    let end = try problem.branchAndCut(integerOptions) { tree in
+    let end = try encoding.branchAndCut(integerOptions) { tree in
       try self.monitor(tree)
     }
     // Nothing branched: the root alone gave GLPK's verdict.
@@ -211,7 +210,7 @@ final class TargetSearch {
     case .solved:
       break
     }
-    switch problem.integerStatus {
+    switch encoding.integerStatus {
     case .noFeasibleSolution:
       // A tree that branched showed every leaf's LP infeasible under the cut, as it shows every
       // bound; the root's LP alone is checked by the caller.
@@ -226,8 +225,8 @@ final class TargetSearch {
       }
       return (outcome(.robust, .branchAndCut), false)
     case .optimal, .feasible:
-      let optimum = problem.integerObjectiveValue
-      if consider(encoding.inputPoint(from: problem.integerColumnValues)) {
+      let optimum = encoding.integerObjective
+      if consider(encoding.inputPoint(from: encoding.integerValues)) {
         return (outcome(.counterexample, .branchAndCut), false)
       }
       // GLPK's optimum carries its tolerances (about 1e-7), so only one clearly below zero
@@ -250,24 +249,23 @@ final class TargetSearch {
   /// Branch-and-cut on the margin without the objective cut and without stopping early: the
   /// maximum margin over the region, with GLPK's optimum as the bound.
   private func runToOptimality() throws -> Outcome {
-    let problem = encoding.problem
     let integerOptions = branchAndCutOptions()
     if let remaining = integerOptions.timeLimit, remaining <= 0 { return timeOut() }
-    let end = try problem.branchAndCut(integerOptions) { tree in
+    let end = try encoding.branchAndCut(integerOptions) { tree in
       try self.monitor(tree)
     }
     if memoryExceeded { return memoryOut() }
     if timedOut { return timeOut() }
-    guard end == .solved, problem.integerStatus == .optimal else {
+    guard end == .solved, encoding.integerStatus == .optimal else {
       provenBound = nil
       return outcome(
         .unknown, .none,
         reason: end == .timeLimit ? "time limit reached" : "branch-and-cut ended as \(end)",
         cause: end == .timeLimit ? .timeLimit : .solver)
     }
-    let optimum = problem.integerObjectiveValue
+    let optimum = encoding.integerObjective
     provenBound = optimum
-    _ = consider(encoding.inputPoint(from: problem.integerColumnValues))
+    _ = consider(encoding.inputPoint(from: encoding.integerValues))
     if counterexample != nil { return outcome(.counterexample, .branchAndCut) }
     if optimum <= -tolerance && !rejectedIncumbent { return outcome(.robust, .branchAndCut) }
     return outcome(

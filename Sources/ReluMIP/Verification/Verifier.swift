@@ -61,9 +61,10 @@ public struct Verifier: Sendable {
     self.network = try network.normalizedForEncoding()
   }
 
-  /// The label the network gives `input`, and the order of the other labels by output.
+  /// The label the network gives `input`, and the order of the other labels by output, from the
+  /// model as read (`Network.reference`), which also re-checks every counterexample.
   public func labels(at input: [Double]) -> (label: Int, others: [Int]) {
-    let outputs = network.evaluate(input)
+    let outputs = network.reference.evaluate(input)
     let label = Network.argmax(outputs)
     let others = outputs.indices.filter { $0 != label }.sorted { outputs[$0] > outputs[$1] }
     return (label, others)
@@ -190,7 +191,7 @@ public struct Verifier: Sendable {
         return GoalSearchResult(
           verdict: .counterexample, reachedGoal: index, goalsSearched: [index],
           counterexample: counterexample, objective: margin, bound: nil, nodes: 0,
-          binaries: encoding.problem.numberOfBinaries, settledBy: .heuristic, timings: timings,
+          binaries: encoding.binaryCount, settledBy: .heuristic, timings: timings,
           statistics: encoding.statistics, reason: nil)
       }
     }
@@ -207,7 +208,7 @@ public struct Verifier: Sendable {
 
     var result = GoalSearchResult(
       verdict: .robust, reachedGoal: nil, goalsSearched: [], counterexample: nil, objective: nil,
-      bound: nil, nodes: 0, binaries: encoding.problem.numberOfBinaries, settledBy: .bounds,
+      bound: nil, nodes: 0, binaries: encoding.binaryCount, settledBy: .bounds,
       timings: timings, statistics: encoding.statistics, reason: nil)
     var unknownReasons: [String] = []
     var unknownCauses: [UnknownCause] = []
@@ -326,7 +327,6 @@ extension Verifier {
     encoding: MILPEncoding, region: InputRegion, goals: [OutputGoal], starts: [[Double]?],
     deadline: ContinuousClock.Instant?
   ) throws -> (goal: Int, counterexample: Counterexample, margin: Double)? {
-    let problem = encoding.problem
     var lpOptions = SimplexOptions()
     lpOptions.method = .dualThenPrimal
     // A heuristic: at most a quarter of the time left (30 s without a limit), so that a walk that
@@ -338,12 +338,14 @@ extension Verifier {
       if ContinuousClock.now >= walkDeadline { return nil }
       try encoding.setGoal(goal)
       lpOptions.timeLimit = max(0, seconds(walkDeadline - ContinuousClock.now))
-      guard try problem.simplex(lpOptions) == .solved, problem.status == .optimal else {
+      guard try encoding.solveRelaxation(lpOptions) == .solved,
+        encoding.relaxationStatus == .optimal
+      else {
         continue
       }
       // A goal the relaxation already rules out has no region to walk to.
-      if problem.objectiveValue < 0 { continue }
-      var points = [encoding.inputPoint(from: problem.columnValues)]
+      if encoding.relaxationObjective < 0 { continue }
+      var points = [encoding.inputPoint(from: encoding.relaxationValues)]
       if let start = starts[index] { points.append(start) }
       var walk = LinearRegionSearch(
         encoding: encoding, network: network, region: region, goal: goal)
