@@ -58,9 +58,11 @@ struct LinearRegionSearch {
     options.timeLimit = deadline.map { max(0, seconds($0 - ContinuousClock.now)) }
     let warm = try problem.simplex(options)
     if warm == .solved { return problem.status == .optimal }
-    guard warm == .iterationLimit else { return false }
+    guard warm == .iterationLimit, !timeIsUp else { return false }
     options.iterationLimit = nil
     options.presolve = true
+    // The warm start used some of the time left.
+    options.timeLimit = deadline.map { max(0, seconds($0 - ContinuousClock.now)) }
     return try problem.simplex(options) == .solved && problem.status == .optimal
   }
 
