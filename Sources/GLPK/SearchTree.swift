@@ -55,6 +55,9 @@ public struct SearchTree {
     return Size(active: Int(active), current: Int(current), total: Int(total))
   }
 
+  /// The rows of the current subproblem, the cuts added so far included.
+  public var numberOfRows: Int { Int(glp_get_num_rows(problem)) }
+
   /// The best integer solution so far, if any: its objective value (including the constant term).
   ///
   /// Solutions found by GLPK's own heuristics or offered through `offerSolution` do not always
