@@ -142,7 +142,9 @@ public struct IntegerOptions: Sendable {
     parameters.tol_int = integerTolerance
     parameters.tol_obj = objectiveTolerance
     parameters.mip_gap = relativeGap
-    if let timeLimit { parameters.tm_lim = milliseconds(timeLimit) }
+    // The tree stops once tm_lim − 1 ms have passed (`ios_driver`, glpios03.c), so up to 1 ms
+    // before a caller's deadline, which then reads as not reached; one more keeps it honest.
+    if let timeLimit { parameters.tm_lim = Int32(clamping: Int(milliseconds(timeLimit)) + 1) }
     return parameters
   }
 }

@@ -248,6 +248,35 @@ struct BranchAndCutTests {
     #expect(branched > 0)
   }
 
+  @Test func trialObjectiveAtTheRootMatchesTheLPWithTheColumnFixed() throws {
+    let knapsack = Knapsack.random(items: 10, seed: 11)
+    let problem = try knapsack.problem()
+    var checked = 0
+    // Without preprocessing the root's LP is the problem's own relaxation.
+    var options = IntegerOptions()
+    options.preprocessing = .none
+    _ = try problem.branchAndCut(options) { tree in
+      guard tree.reason == .branching, tree.currentLevel == 0 else { return }
+      #expect(tree.numberOfRows == 1)
+      #expect(tree.trialObjective(fixing: -1, at: 0) == nil)
+      #expect(tree.trialObjective(fixing: 0, at: .nan) == nil)
+      for column in knapsack.values.indices where tree.canBranch(on: column) {
+        for value in [0.0, 1.0] {
+          let trial = try #require(tree.trialObjective(fixing: column, at: value))
+          // The relaxation with the column fixed, solved from scratch.
+          let fixed = try knapsack.problem()
+          try fixed.setColumnBounds(column, .fixed(value))
+          #expect(try fixed.simplex() == .solved)
+          let expected = fixed.status == .optimal ? fixed.objectiveValue : -.infinity
+          #expect(trial <= tree.currentLPObjective + 1e-9)
+          #expect(trial == expected || close(trial, expected), "column \(column) at \(value)")
+          checked += 1
+        }
+      }
+    }
+    #expect(checked > 0)
+  }
+
   @Test func treeSizeGrowsDuringTheSearch() throws {
     let problem = try Knapsack.random(items: 18, seed: 5).problem()
     var largest = 0

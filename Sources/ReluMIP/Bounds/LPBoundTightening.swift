@@ -13,6 +13,12 @@ public enum BoundMethod: String, Sendable, CaseIterable, Codable {
 }
 
 enum LPBoundTightening {
+  /// One LP of a wide network can take seconds, so each stops at the deadline too (an LP that
+  /// stops early leaves its neuron's bounds as they were).
+  private static func timeLeft(_ deadline: ContinuousClock.Instant?) -> Double? {
+    deadline.map { max(0, seconds($0 - ContinuousClock.now)) }
+  }
+
   /// Tightens `bounds` layer by layer. Each layer's LP (the triangle relaxation of the layers
   /// before it, from the bounds tightened so far) is built once and re-solved per neuron with a
   /// warm-started primal simplex; each result is turned into a safe bound by `safeBound`, so an
@@ -49,6 +55,7 @@ enum LPBoundTightening {
             // Skip a side that another solve already proved stable.
             if maximize ? current.upper[i] <= 0 : current.lower[i] >= 0 { continue }
             try encoding.setObjective(kept, maximize: maximize)
+            lpOptions.timeLimit = timeLeft(deadline)
             guard try encoding.solveRelaxation(lpOptions) == .solved,
               encoding.relaxationStatus == .optimal
             else {
@@ -118,7 +125,7 @@ enum LPBoundTightening {
           for maximize in [true, false] {
             if maximize ? current.upper[i] <= 0 : current.lower[i] >= 0 { continue }
             try encoding.setObjective([(z, 1)], maximize: maximize)
-            lpOptions.timeLimit = deadline.map { max(0, seconds($0 - ContinuousClock.now)) }
+            lpOptions.timeLimit = timeLeft(deadline)
             let end = try encoding.solveRelaxation(lpOptions)
             if end == .noPrimalFeasibleSolution || encoding.relaxationStatus == .noFeasibleSolution
             {
@@ -126,7 +133,7 @@ enum LPBoundTightening {
               // without the cut decides. If it does not confirm, stop tightening on this LP and
               // keep the bounds so far (each of them safe).
               let bound = try encoding.safeMarginBoundWithoutCut(
-                timeLimit: deadline.map { max(0, seconds($0 - ContinuousClock.now)) })
+                timeLimit: timeLeft(deadline))
               if let bound, bound <= -tolerance { return .infeasible }
               return .bounds(bounds)
             }

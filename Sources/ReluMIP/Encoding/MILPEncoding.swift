@@ -446,6 +446,31 @@ final class MILPEncoding {
     return safeBound(of: [(m, 1)], maximize: true)
   }
 
+  /// An unstable neuron's binary `a`, its pre-activation `z` and output `y` columns, and the
+  /// bounds of `z` its big-M rows use.
+  struct BinaryNeuron {
+    var a: Int
+    var z: Int
+    var y: Int
+    var lower: Double
+    var upper: Double
+  }
+
+  /// Every unstable neuron, in the order of the encoding: what a branching rule needs to judge
+  /// how far the LP relaxation strays from each ReLU.
+  var binaryNeurons: [BinaryNeuron] {
+    var result: [BinaryNeuron] = []
+    for (k, layer) in neurons.enumerated() {
+      for (i, neuron) in layer.enumerated() {
+        guard case .unstable(let z, let y, let a) = neuron else { continue }
+        result.append(
+          BinaryNeuron(
+            a: a, z: z, y: y, lower: bounds.layers[k].lower[i], upper: bounds.layers[k].upper[i]))
+      }
+    }
+    return result
+  }
+
   /// Narrows a column's bounds in the LP (and in the record `safeBound` reads).
   func narrowColumn(_ column: Int, lower: Double, upper: Double) throws {
     let newLower = max(lower, columnLower[column])

@@ -57,9 +57,11 @@ struct LinearRegionSearch {
     options.timeLimit = deadline.map { max(0, seconds($0 - ContinuousClock.now)) }
     let warm = try encoding.solveRelaxation(options)
     if warm == .solved { return encoding.relaxationStatus == .optimal }
-    guard warm == .iterationLimit else { return false }
+    guard warm == .iterationLimit, !timeIsUp else { return false }
     options.iterationLimit = nil
     options.presolve = true
+    // The warm start used some of the time left.
+    options.timeLimit = deadline.map { max(0, seconds($0 - ContinuousClock.now)) }
     return try encoding.solveRelaxation(options) == .solved
       && encoding.relaxationStatus == .optimal
   }

@@ -39,6 +39,8 @@ final class TargetSearch {
   private var nodes = 0
   private var boundsTime = 0.0
   private var cutRounds = 0
+  /// What the callback has learnt about the cost of the work GLPK does without calling back.
+  private var glpkCosts = GLPKCosts()
 
   init(
     encoding: MILPEncoding, network: Network, region: InputRegion, goal: OutputGoal,
@@ -317,7 +319,7 @@ final class TargetSearch {
         cutDeadline = ContinuousClock.now + .seconds(remaining / 4)
       }
       let cutTimeLeft = cutDeadline.map { ContinuousClock.now < $0 } ?? true
-      if cutRounds <= options.rootCutRounds && cutTimeLeft {
+      if cutRounds <= options.rootCutRounds && cutTimeLeft && cutRoundFitsBeforeDeadline(tree) {
         let cuts = encoding.violatedIdealCuts(at: tree.currentLPColumnValues())
           .sorted { $0.violation > $1.violation }
           .prefix(options.cutsPerRound)
@@ -356,6 +358,107 @@ final class TargetSearch {
         tree.terminate()
       }
     }
+    try chooseBranchIfDeadlineAtRisk(tree)
+  }
+
+  private struct GLPKCosts {
+    /// Seconds one of GLPK's trial LPs (`SearchTree.trialObjective`) takes here, once measured,
+    /// and the rows the problem had then.
+    var trialSeconds: Double?
+    var trialRows = 0
+    /// Binaries whose pseudocosts GLPK has initialised, as far as the clock tells.
+    var initialised: Set<Int> = []
+    /// GLPK's rule chose at the last branching call: when that call returned, and the binaries
+    /// it had to initialise.
+    var pending: (returned: ContinuousClock.Instant, binaries: [Int])?
+    /// Nodes where the callback chose the branching binary itself.
+    var ownChoices = 0
+  }
+
+  private lazy var binaryNeurons = encoding.binaryNeurons
+
+  /// GLPK's pseudocost branching first initialises the pseudocosts of every fractional binary it
+  /// knows none for, with two trial LPs each (a copy of the problem and up to 30 dual simplex
+  /// iterations), without looking at the clock or calling back (`ios_pcost_branch`, glpios09.c):
+  /// on MNIST-FC 256x6 `prop_2_0.05` that took about 95 s for 760 binaries, and a 60 s limit
+  /// ended after 131 s. So under a time limit this times one such trial LP and, when the
+  /// initialisation would not finish well before the deadline, branches on the binary whose ReLU
+  /// the LP point violates most; GLPK then runs no rule of its own for the node (`ios_driver`,
+  /// glpios03.c). Without a limit, or with time to spare, GLPK's rule is left alone. Which binary
+  /// is branched on never affects soundness.
+  private func chooseBranchIfDeadlineAtRisk(_ tree: SearchTree) throws {
+    let now = ContinuousClock.now
+    if let pending = glpkCosts.pending {
+      // The time GLPK's choice took. Much less than expected means it may have stopped early
+      // (it does at a candidate with an infeasible side), so the rest may be uninitialised.
+      glpkCosts.pending = nil
+      let perTrial = seconds(now - pending.returned) / Double(2 * pending.binaries.count)
+      if perTrial >= (glpkCosts.trialSeconds ?? 0) / 2 {
+        glpkCosts.initialised.formUnion(pending.binaries)
+        glpkCosts.trialSeconds = max(glpkCosts.trialSeconds ?? 0, perTrial)
+      }
+    }
+    guard tree.reason == .branching, !stoppedOnBound, let deadline else { return }
+    let candidates = binaryNeurons.filter { tree.canBranch(on: $0.a) }
+    let unknown = candidates.filter { !glpkCosts.initialised.contains($0.a) }
+    guard !unknown.isEmpty else { return }
+    let initialisation = 2 * Double(unknown.count) * trialSeconds(tree, column: unknown[0].a)
+    // Twice the estimate, and half a second for the node after it.
+    if 2 * initialisation + 0.5 < seconds(deadline - ContinuousClock.now) {
+      glpkCosts.pending = (ContinuousClock.now, unknown.map(\.a))
+      return
+    }
+    let values = tree.currentLPColumnValues()
+    // The binary whose ReLU the LP point violates most (y above max(z, 0)): both children cut
+    // that point off. Ties go to the largest possible violation at the binary's value.
+    func score(_ neuron: MILPEncoding.BinaryNeuron) -> (Double, Double) {
+      let a = values[neuron.a]
+      let gap = values[neuron.y] - max(values[neuron.z], 0)
+      let scale = max(1, neuron.upper - neuron.lower)
+      return (gap > 1e-9 * scale ? gap : 0, min(neuron.upper * a, -neuron.lower * (1 - a)))
+    }
+    guard let chosen = candidates.max(by: { score($0) < score($1) }) else { return }
+    try tree.branch(on: chosen.a, upFirst: values[chosen.a] >= 0.5)
+    glpkCosts.ownChoices += 1
+    if glpkCosts.ownChoices == 1 {
+      options.solverOutput?(
+        "relumip: choosing branching binaries while GLPK's pseudocost initialisation ("
+          + "\(unknown.count) binaries, about \(Int(initialisation.rounded(.up))) s) would not"
+          + " finish before the deadline\n")
+    }
+  }
+
+  /// Seconds one of GLPK's trial LPs takes on this problem (a copy, then up to 30 dual simplex
+  /// iterations with `column`, a fractional binary, fixed). Timed again once the root's cuts
+  /// have added a quarter more rows: on MNIST-FC 256x4 16 rounds of them made a trial LP several
+  /// times slower.
+  private func trialSeconds(_ tree: SearchTree, column: Int) -> Double {
+    let rows = tree.numberOfRows
+    if let measured = glpkCosts.trialSeconds, 4 * rows <= 5 * glpkCosts.trialRows {
+      return measured
+    }
+    let start = ContinuousClock.now
+    _ = tree.trialObjective(fixing: column, at: 0)
+    _ = tree.trialObjective(fixing: column, at: 1)
+    let measured = seconds(ContinuousClock.now - start) / 2
+    glpkCosts.trialSeconds = measured
+    glpkCosts.trialRows = rows
+    return measured
+  }
+
+  /// After the cut callback GLPK prices every new cut against the basis (`ios_process_cuts`,
+  /// glpios11.c: a row of the simplex table each) before it looks at the clock again: on
+  /// MNIST-FC 256x6 a round of 100 cuts took 1.1 s there, about 20 of its trial LPs, and a round
+  /// begun 0.5 s before the deadline ended 1.6 s past it. So under a time limit a round runs only
+  /// while twice a generous estimate (a trial LP per cut) fits in the time left.
+  private func cutRoundFitsBeforeDeadline(_ tree: SearchTree) -> Bool {
+    guard let deadline else { return true }
+    let values = tree.currentLPColumnValues()
+    let fractional = binaryNeurons.first { values[$0.a] > 1e-6 && values[$0.a] < 1 - 1e-6 }
+    // Without a fractional binary no cut is violated, so the round adds nothing.
+    guard let fractional else { return true }
+    let processing = Double(options.cutsPerRound) * trialSeconds(tree, column: fractional.a)
+    return 2 * processing + 0.5 < seconds(deadline - ContinuousClock.now)
   }
 
   /// Whether the tree's state proves that no input reaches the goal.
