@@ -19,7 +19,7 @@ import os
 import re
 import sys
 
-from run_suite import HERE, read_instances, run_instance
+from run_suite import HERE, read_instances, recorded, run_instance
 
 SUITES = {
     "mnistfc": "mnistfc/mnistfc_instances.csv",
@@ -82,16 +82,11 @@ def main():
         instances += [(suite, row) for row in rows[:args.limit]]
 
     done = {}
-    if args.out and os.path.exists(args.out):
-        if not args.resume:
-            parser.exit(64, f"error: {args.out} exists; use --resume to continue it\n")
-        with open(args.out) as handle:
-            for line in handle:
-                try:
-                    record = json.loads(line)
-                    done[key(record)] = record
-                except (json.JSONDecodeError, KeyError):
-                    continue  # a torn last line: that instance runs again
+    for record in recorded(args.out, args.resume, parser):
+        try:
+            done[key(record)] = record
+        except KeyError:
+            continue  # not a record of this script's
     todo = [(suite, row) for suite, row in instances
             if (suite, row[0], row[1], args.timeout) not in done]
 

@@ -67,6 +67,23 @@ def run_instance(binary, instance, timeout_override):
     return record
 
 
+def recorded(path, resume, parser):
+    """The records of an earlier run in `path` (none if it is missing). Without `resume` an
+    existing file is an error (exit 64); a torn last line is skipped, so its instance runs again."""
+    if not path or not os.path.exists(path):
+        return []
+    if not resume:
+        parser.exit(64, f"error: {path} exists; use --resume to continue it\n")
+    records = []
+    with open(path) as handle:
+        for line in handle:
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return records
+
+
 def verdict_of(record, truth):
     expected = truth.get((record["onnx"], record["vnnlib"]))
     result = record["result"]
@@ -95,17 +112,7 @@ def main():
         instances = [i for i in instances if args.filter in i[0] or args.filter in i[1]]
     truth = read_ground_truth(args.ground_truth)
 
-    done = {}
-    if os.path.exists(args.out):
-        if not args.resume:
-            parser.exit(64, f"error: {args.out} exists; use --resume to continue it\n")
-        with open(args.out) as handle:
-            for line in handle:
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a torn last line: that instance runs again
-                done[(record["onnx"], record["vnnlib"])] = record
+    done = {(r["onnx"], r["vnnlib"]): r for r in recorded(args.out, args.resume, parser)}
     todo = [i for i in instances if (i[0], i[1]) not in done]
     lock = threading.Lock()
     with open(args.out, "a") as out, concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:

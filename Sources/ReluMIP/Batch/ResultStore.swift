@@ -183,24 +183,11 @@ public final class ResultStore: @unchecked Sendable {
     line.append(0x0A)
     try lock.withLock {
       precondition(!closed, "append after close")
-      try Self.write(line, to: descriptor, path: path)
+      if let code = AtomicFile.writeAll(line, to: descriptor) {
+        throw ResultStoreError.io(path: path, operation: "writing", errno: code)
+      }
       guard fsync(descriptor) == 0 else {
         throw ResultStoreError.io(path: path, operation: "flushing to disk", errno: errno)
-      }
-    }
-  }
-
-  /// Writes all of `data`, retrying short and interrupted writes.
-  private static func write(_ data: Data, to descriptor: Int32, path: String) throws {
-    try data.withUnsafeBytes { buffer in
-      var offset = 0
-      while offset < buffer.count {
-        let written = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-        if written < 0 {
-          if errno == EINTR { continue }
-          throw ResultStoreError.io(path: path, operation: "writing", errno: errno)
-        }
-        offset += written
       }
     }
   }

@@ -13,16 +13,12 @@ public enum BoundMethod: String, Sendable, CaseIterable, Codable {
 }
 
 enum LPBoundTightening {
-  /// One LP of a wide network can take seconds, so each stops at the deadline too (an LP that
-  /// stops early leaves its neuron's bounds as they were).
-  private static func timeLeft(_ deadline: ContinuousClock.Instant?) -> Double? {
-    deadline.map { max(0, seconds($0 - ContinuousClock.now)) }
-  }
-
   /// Tightens `bounds` layer by layer. Each layer's LP (the triangle relaxation of the layers
   /// before it, from the bounds tightened so far) is built once and re-solved per neuron with a
   /// warm-started primal simplex; each result is turned into a safe bound by `safeBound`, so an
-  /// inaccurate LP solve can only loosen it. Stops early at `deadline`, keeping what it has.
+  /// inaccurate LP solve can only loosen it. Stops early at `deadline`, keeping what it has; one
+  /// LP of a wide network can take seconds, so each LP stops at the deadline too (an LP that
+  /// stops early leaves its neuron's bounds as they were).
   static func tighten(
     network: Network, region: InputRegion, bounds initial: NetworkBounds,
     dropThreshold: Double, deadline: ContinuousClock.Instant?

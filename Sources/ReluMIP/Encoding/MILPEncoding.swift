@@ -446,9 +446,11 @@ final class MILPEncoding {
     return safeBound(of: [(m, 1)], maximize: true)
   }
 
-  /// An unstable neuron's binary `a`, its pre-activation `z` and output `y` columns, and the
-  /// bounds of `z` its big-M rows use.
+  /// An unstable neuron (`neuron` of hidden layer `layer`): its binary `a`, its pre-activation
+  /// `z` and output `y` columns, and the bounds of `z` its big-M rows use.
   struct BinaryNeuron {
+    var layer: Int
+    var neuron: Int
     var a: Int
     var z: Int
     var y: Int
@@ -457,7 +459,7 @@ final class MILPEncoding {
   }
 
   /// Every unstable neuron, in the order of the encoding: what a branching rule needs to judge
-  /// how far the LP relaxation strays from each ReLU.
+  /// how far the LP relaxation strays from each ReLU, and what the linear-region walk fixes.
   var binaryNeurons: [BinaryNeuron] {
     var result: [BinaryNeuron] = []
     for (k, layer) in neurons.enumerated() {
@@ -465,7 +467,8 @@ final class MILPEncoding {
         guard case .unstable(let z, let y, let a) = neuron else { continue }
         result.append(
           BinaryNeuron(
-            a: a, z: z, y: y, lower: bounds.layers[k].lower[i], upper: bounds.layers[k].upper[i]))
+            layer: k, neuron: i, a: a, z: z, y: y, lower: bounds.layers[k].lower[i],
+            upper: bounds.layers[k].upper[i]))
       }
     }
     return result

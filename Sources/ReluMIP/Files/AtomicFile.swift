@@ -38,18 +38,7 @@ package enum AtomicFile {
     defer { unlink(temporary) }
     do {
       defer { close(descriptor) }
-      try data.withUnsafeBytes { buffer in
-        var offset = 0
-        while offset < buffer.count {
-          let written = Glibc.write(
-            descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-          if written < 0 {
-            if errno == EINTR { continue }
-            throw failure(path, "writing", errno)
-          }
-          offset += written
-        }
-      }
+      if let code = writeAll(data, to: descriptor) { throw failure(path, "writing", code) }
       guard fsync(descriptor) == 0 else { throw failure(path, "flushing to disk", errno) }
     }
     switch existing {
@@ -76,6 +65,23 @@ package enum AtomicFile {
     if directoryDescriptor >= 0 {
       _ = fsync(directoryDescriptor)
       close(directoryDescriptor)
+    }
+  }
+
+  /// Writes all of `data` to an open file, retrying short and interrupted writes; the errno of
+  /// a failure, nil on success.
+  package static func writeAll(_ data: Data, to descriptor: Int32) -> Int32? {
+    data.withUnsafeBytes { buffer -> Int32? in
+      var offset = 0
+      while offset < buffer.count {
+        let written = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+        if written < 0 {
+          if errno == EINTR { continue }
+          return errno
+        }
+        offset += written
+      }
+      return nil
     }
   }
 

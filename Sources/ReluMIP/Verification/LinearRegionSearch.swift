@@ -31,17 +31,6 @@ struct LinearRegionSearch {
   var patience = 3
   var deadline: ContinuousClock.Instant?
 
-  /// Every unstable neuron: its layer, its index and its columns.
-  private var unstable: [(layer: Int, neuron: Int, z: Int, a: Int)] {
-    var result: [(layer: Int, neuron: Int, z: Int, a: Int)] = []
-    for (k, layer) in encoding.neurons.enumerated() {
-      for (i, neuron) in layer.enumerated() {
-        if case .unstable(let z, _, let a) = neuron { result.append((k, i, z, a)) }
-      }
-    }
-    return result
-  }
-
   private var timeIsUp: Bool {
     deadline.map { ContinuousClock.now >= $0 } ?? false
   }
@@ -54,21 +43,21 @@ struct LinearRegionSearch {
     var options = SimplexOptions()
     options.method = .dualThenPrimal
     options.iterationLimit = max(200, encoding.rowCount / 4)
-    options.timeLimit = deadline.map { max(0, seconds($0 - ContinuousClock.now)) }
+    options.timeLimit = timeLeft(deadline)
     let warm = try encoding.solveRelaxation(options)
     if warm == .solved { return encoding.relaxationStatus == .optimal }
     guard warm == .iterationLimit, !timeIsUp else { return false }
     options.iterationLimit = nil
     options.presolve = true
     // The warm start used some of the time left.
-    options.timeLimit = deadline.map { max(0, seconds($0 - ContinuousClock.now)) }
+    options.timeLimit = timeLeft(deadline)
     return try encoding.solveRelaxation(options) == .solved
       && encoding.relaxationStatus == .optimal
   }
 
   /// Walks from `start` (any input; it is projected onto the region first).
   func run(from start: [Double]) throws -> Outcome {
-    let neurons = unstable
+    let neurons = encoding.binaryNeurons
     let point = region.project(start)
     let (startFound, startMargin) = Counterexample.check(
       point, network: network, region: region, goal: goal)
@@ -87,12 +76,12 @@ struct LinearRegionSearch {
     return outcome
   }
 
-  private func releasePhases(_ neurons: [(layer: Int, neuron: Int, z: Int, a: Int)]) throws {
+  private func releasePhases(_ neurons: [MILPEncoding.BinaryNeuron]) throws {
     for neuron in neurons { try encoding.fixPhase(binary: neuron.a, active: nil) }
   }
 
   private func walk(
-    from start: [Double], neurons: [(layer: Int, neuron: Int, z: Int, a: Int)],
+    from start: [Double], neurons: [MILPEncoding.BinaryNeuron],
     outcome: inout Outcome
   ) throws {
     var point = start
@@ -134,8 +123,7 @@ struct LinearRegionSearch {
       // choose their phases.
       var released = 0
       for neuron in neurons {
-        let layerBounds = encoding.bounds.layers[neuron.layer]
-        let scale = max(1, layerBounds.upper[neuron.neuron] - layerBounds.lower[neuron.neuron])
+        let scale = max(1, neuron.upper - neuron.lower)
         guard abs(values[neuron.z]) <= 1e-7 * scale else { continue }
         try encoding.fixPhase(binary: neuron.a, active: nil)
         released += 1

@@ -382,6 +382,11 @@ public struct GoalSearchResult: Sendable, Equatable {
   public var cause: UnknownCause? = nil
 }
 
+/// Seconds left until `deadline` (0 once past it), or nil without one: a solver's time limit.
+func timeLeft(_ deadline: ContinuousClock.Instant?) -> Double? {
+  deadline.map { max(0, seconds($0 - ContinuousClock.now)) }
+}
+
 func seconds(_ duration: Duration) -> Double {
   let (whole, attoseconds) = duration.components
   return Double(whole) + Double(attoseconds) * 1e-18
