@@ -92,7 +92,8 @@ struct LinearRegionSearchTests {
         bounds: SymbolicBounds.compute(network: network, region: tiny.region).bounds)
       let result = try verifier.walkLinearRegions(
         encoding: encoding, region: tiny.region, goals: tiny.goals,
-        starts: Array(repeating: nil, count: tiny.goals.count), deadline: nil)
+        only: Array(tiny.goals.indices), starts: Array(repeating: nil, count: tiny.goals.count),
+        deadline: nil)
       guard let (index, counterexample, _) = result else { continue }
       found += 1
       let outputs = network.evaluate(counterexample.input)

@@ -161,12 +161,29 @@ struct SymbolicBoundsTests {
       let backSubstituted = conditions.map {
         conditionBound($0, network: network, symbolic: symbolic, region: region)
       }
+      // The goal "every condition holds" has margin min over the conditions: the verifier's
+      // bounds-first check rules it out by this bound alone, so it must hold at every sample and
+      // be no looser than the best of its conditions' bounds or the output intervals' bound.
+      let goal = OutputGoal(conditions: conditions)
+      let outputBounds = symbolic.bounds.layers[network.layers.count - 1]
+      let goalBound = SymbolicBounds.marginUpperBound(
+        of: goal, network: network, outputBounds: outputBounds,
+        relaxations: symbolic.relaxations, magnitudes: symbolic.magnitudes, region: region
+      ).bound
+      #expect(goalBound <= backSubstituted.min()!, "goal bound looser, \(what)")
+      #expect(
+        goalBound <= goal.marginUpperBound(lower: outputBounds.lower, upper: outputBounds.upper),
+        "goal bound looser than the output intervals', \(what)")
 
       var violations = 0
       for point in samplePoints(region, count: 200, using: &generator) {
         try #require(region.contains(point), "\(point) outside, \(what)")
         violations += checkContained(network, symbolic.bounds, at: point, what: "symbolic, \(what)")
         let outputs = network.evaluate(point)
+        if goal.margin(outputs) > goalBound {
+          violations += 1
+          Issue.record("\(what): goal margin \(goal.margin(outputs)) at \(point) > \(goalBound)")
+        }
         for (c, condition) in conditions.enumerated() {
           let value = condition.value(outputs)
           if value > backSubstituted[c] {

@@ -94,6 +94,30 @@ enum SymbolicBounds {
     return (NetworkBounds(layers: layers), relaxations, magnitudes)
   }
 
+  /// The largest margin `goal` can have over the region: each condition's row composed with the
+  /// output layer and bounded by back-substitution, the smallest of these (the margin is the
+  /// smallest condition), and never above the interval bound from `outputBounds`. Also the linear
+  /// function of the input whose maximum gave it (nil when the interval bound was the tighter).
+  static func marginUpperBound(
+    of goal: OutputGoal, network: Network, outputBounds: LayerBounds, relaxations: [Relaxation],
+    magnitudes: [[Double]], region: InputRegion
+  ) -> (bound: Double, inputCoefficients: [Double]?) {
+    var best = goal.marginUpperBound(lower: outputBounds.lower, upper: outputBounds.upper)
+    var linear: [Double]?
+    let outputLayer = network.layers.count - 1
+    for condition in goal.conditions {
+      let (row, constant) = condition.composed(with: network.layers[outputLayer])
+      let (values, coefficients) = bound(
+        rows: row, constants: [constant], throughLayer: outputLayer - 1, network: network,
+        relaxations: relaxations, magnitudes: magnitudes, region: region, maximize: true)
+      if values[0] < best || linear == nil {
+        best = min(best, values[0])
+        linear = coefficients
+      }
+    }
+    return (best, linear)
+  }
+
   static func inputReach(_ region: InputRegion) -> [Double] {
     (0..<region.dimension).map { max(abs(region.lowest($0)), abs(region.highest($0))) }
   }

@@ -104,16 +104,9 @@ final class InputSplittingSearch {
       var boxBound = -Double.infinity
       for index in box.goals {
         let goal = goals[index]
-        var goalBound = goal.marginUpperBound(lower: outputs.lower, upper: outputs.upper)
-        var linear: [Double]?
-        for condition in goal.conditions {
-          let (bound, coefficients) = conditionBound(
-            condition, relaxations: relaxations, magnitudes: magnitudes, region: part)
-          if bound < goalBound || linear == nil {
-            goalBound = min(goalBound, bound)
-            linear = coefficients
-          }
-        }
+        let (goalBound, linear) = SymbolicBounds.marginUpperBound(
+          of: goal, network: network, outputBounds: outputs, relaxations: relaxations,
+          magnitudes: magnitudes, region: part)
         if goalBound <= -tolerance {
           largestPrunedBound = max(largestPrunedBound, goalBound)
           continue
@@ -180,19 +173,6 @@ final class InputSplittingSearch {
       return result(.unknown, settledBy: .none, reason: unknownReason, cause: unknownCause)
     }
     return result(.robust, settledBy: milpCalls > 0 ? .branchAndCut : .bounds)
-  }
-
-  /// The upper bound of a condition over the box by back-substitution from the output layer,
-  /// and its linear function of the input.
-  private func conditionBound(
-    _ condition: OutputCondition, relaxations: [SymbolicBounds.Relaxation],
-    magnitudes: [[Double]], region part: InputRegion
-  ) -> (Double, [Double]) {
-    let (row, constant) = condition.composed(with: network.layers[network.layers.count - 1])
-    let (values, coefficients) = SymbolicBounds.bound(
-      rows: row, constants: [constant], throughLayer: network.layers.count - 2, network: network,
-      relaxations: relaxations, magnitudes: magnitudes, region: part, maximize: true)
-    return (values[0], coefficients)
   }
 
   /// The MILP on one box, for its open goals: nil when it proves them all unreachable there.

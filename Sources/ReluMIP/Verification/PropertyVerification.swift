@@ -84,7 +84,9 @@ extension Verifier {
     var attackPoints: [[[Double]?]?] = Array(repeating: nil, count: regions.count)
     if options.attack && !options.maximize {
       for (index, region) in regions.enumerated() {
-        let attack = attack(region: region, goals: property.cases[index].goals, deadline: deadline)
+        let goals = property.cases[index].goals
+        let attack = attack(
+          region: region, goals: goals, only: Array(goals.indices), deadline: deadline)
         attackPoints[index] = attack.points
         guard let (goalIndex, found, _) = attack.found else { continue }
         result.verdict = .counterexample

@@ -142,18 +142,55 @@ public struct Verifier: Sendable {
     try checkGoalsReadLogits(goals)
     var timings = Timings()
 
+    // Bounds first: they take milliseconds, and a goal whose margin they put below −tolerance
+    // needs no attack, walk or LP. At small radii that is every goal of most instances, which the
+    // attack (tens of milliseconds a goal) would otherwise run on first.
+    let boundsStart = clock.now
+    let cheapBounds: NetworkBounds
+    var goalBounds: [Double]
+    if options.boundMethod == .interval {
+      cheapBounds = IntervalBounds.compute(network: network, region: region)
+      let outputs = cheapBounds.layers[network.layers.count - 1]
+      goalBounds = goals.map { $0.marginUpperBound(lower: outputs.lower, upper: outputs.upper) }
+    } else {
+      let symbolic = SymbolicBounds.compute(network: network, region: region, deadline: deadline)
+      cheapBounds = symbolic.bounds
+      goalBounds = goals.map {
+        SymbolicBounds.marginUpperBound(
+          of: $0, network: network, outputBounds: symbolic.bounds.layers[network.layers.count - 1],
+          relaxations: symbolic.relaxations, magnitudes: symbolic.magnitudes, region: region
+        ).bound
+      }
+    }
+    timings.bounds = seconds(clock.now - boundsStart)
+    let openGoals =
+      options.maximize
+      ? Array(goals.indices) : goals.indices.filter { goalBounds[$0] > -options.robustTolerance }
+    var encodingOptions = MILPEncoding.Options()
+    encodingOptions.dropThreshold = options.dropThreshold
+    var encoding = try MILPEncoding(
+      network: network, region: region, bounds: cheapBounds, options: encodingOptions)
+    if openGoals.isEmpty {
+      timings.total = seconds(clock.now - start)
+      return GoalSearchResult(
+        verdict: .robust, reachedGoal: nil, goalsSearched: Array(goals.indices),
+        counterexample: nil, objective: nil, bound: goalBounds.max(), nodes: 0,
+        binaries: encoding.binaryCount, settledBy: .bounds, timings: timings,
+        statistics: encoding.statistics, reason: nil)
+    }
+
     // The attack's best point for each goal, where the linear-region walk starts later.
     var startPoints = attackPoints ?? Array(repeating: nil, count: goals.count)
     if options.attack && !options.maximize {
-      let attack = attack(region: region, goals: goals, deadline: deadline)
+      let attack = attack(region: region, goals: goals, only: openGoals, deadline: deadline)
       startPoints = attack.points
       if let (index, found, margin) = attack.found {
         timings.total = seconds(clock.now - start)
-        timings.solve = timings.total
+        timings.solve = timings.total - timings.bounds
         return GoalSearchResult(
           verdict: .counterexample, reachedGoal: index, goalsSearched: [index],
           counterexample: found, objective: margin, bound: nil, nodes: 0, binaries: 0,
-          settledBy: .attack, timings: timings, statistics: [], reason: nil)
+          settledBy: .attack, timings: timings, statistics: encoding.statistics, reason: nil)
       }
     }
 
@@ -162,28 +199,17 @@ public struct Verifier: Sendable {
         network: network, region: region, goals: goals, options: options, deadline: deadline)
       var result = try splitting.run()
       timings.total = seconds(clock.now - start)
-      timings.solve = timings.total
+      timings.solve = timings.total - timings.bounds
       result.timings = timings
       return result
     }
-
-    let boundsStart = clock.now
-    let cheapBounds =
-      options.boundMethod == .interval
-      ? IntervalBounds.compute(network: network, region: region)
-      : SymbolicBounds.compute(network: network, region: region, deadline: deadline).bounds
-    timings.bounds = seconds(clock.now - boundsStart)
-    var encodingOptions = MILPEncoding.Options()
-    encodingOptions.dropThreshold = options.dropThreshold
-    var encoding = try MILPEncoding(
-      network: network, region: region, bounds: cheapBounds, options: encodingOptions)
 
     // Counterexamples the attack missed are often a few linear regions away from its best point
     // or from the LP's; walking there costs a few LPs, far less than tightening the bounds.
     if options.linearRegionSearch && !options.maximize {
       let walkStart = clock.now
       let found = try walkLinearRegions(
-        encoding: encoding, region: region, goals: goals, starts: startPoints,
+        encoding: encoding, region: region, goals: goals, only: openGoals, starts: startPoints,
         deadline: deadline)
       if let (index, counterexample, margin) = found {
         timings.total = seconds(clock.now - start)
@@ -216,6 +242,10 @@ public struct Verifier: Sendable {
     let solveStart = clock.now
     for (index, goal) in goals.enumerated() {
       result.goalsSearched.append(index)
+      if !openGoals.contains(index) {
+        result.bound = max(result.bound ?? -.infinity, goalBounds[index])
+        continue
+      }
       let search = TargetSearch(
         encoding: encoding, network: network, region: region, goal: goal, options: options,
         deadline: deadline)
@@ -303,13 +333,16 @@ extension Verifier {
     }
   }
 
-  /// The gradient attack on each goal in turn until one reaches its goal: the best point for
-  /// each goal attacked, and the first re-checked counterexample.
-  func attack(region: InputRegion, goals: [OutputGoal], deadline: ContinuousClock.Instant?) -> (
+  /// The gradient attack on each goal of `only` (indices into `goals`) in turn until one reaches
+  /// its goal: the best point for each goal attacked, and the first re-checked counterexample.
+  func attack(
+    region: InputRegion, goals: [OutputGoal], only: [Int], deadline: ContinuousClock.Instant?
+  ) -> (
     points: [[Double]?], found: (goal: Int, counterexample: Counterexample, margin: Double)?
   ) {
     var points: [[Double]?] = Array(repeating: nil, count: goals.count)
-    for (index, goal) in goals.enumerated() {
+    for index in only {
+      let goal = goals[index]
       var attack = GradientAttack(network: network, region: region)
       attack.deadline = deadline
       let (point, _) = attack.run(goal: goal)
@@ -324,8 +357,8 @@ extension Verifier {
   /// For each goal in turn: the root LP, then a linear-region walk from the LP's point and from
   /// the goal's start point (the attack's best). Returns the first re-checked counterexample.
   func walkLinearRegions(
-    encoding: MILPEncoding, region: InputRegion, goals: [OutputGoal], starts: [[Double]?],
-    deadline: ContinuousClock.Instant?
+    encoding: MILPEncoding, region: InputRegion, goals: [OutputGoal], only: [Int],
+    starts: [[Double]?], deadline: ContinuousClock.Instant?
   ) throws -> (goal: Int, counterexample: Counterexample, margin: Double)? {
     var lpOptions = SimplexOptions()
     lpOptions.method = .dualThenPrimal
@@ -334,7 +367,8 @@ extension Verifier {
     let now = ContinuousClock.now
     let budget = deadline.map { min(seconds($0 - now) / 4, 30) } ?? 30
     let walkDeadline = now + .seconds(max(0, budget))
-    for (index, goal) in goals.enumerated() {
+    for index in only {
+      let goal = goals[index]
       if ContinuousClock.now >= walkDeadline { return nil }
       try encoding.setGoal(goal)
       lpOptions.timeLimit = max(0, seconds(walkDeadline - ContinuousClock.now))
