@@ -71,36 +71,57 @@ def main(argv: list[str] | None = None) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.ticker
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(7, 4.5), dpi=120)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    line = 0
+    # One panel per norm: L1 and L∞ radii differ by orders of magnitude.
+    series = []
     for index, path in enumerate(args.files):
         name = args.label[index] if args.label else path.stem
         curves = accuracy_curves(read_records(path))
         if not curves:
             print(f"{path}: no results", file=sys.stderr)
         for (norm, target), points in sorted(curves.items()):
+            series.append((name, norm, target, points))
+    norms = sorted({norm for _, norm, _, _ in series}) or ["?"]
+    figure, panels = plt.subplots(1, len(norms), figsize=(6 * len(norms), 4.5), dpi=100,
+                                  squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for column, norm in enumerate(norms):
+        axes = panels[0][column]
+        line = 0
+        radii = []
+        for name, series_norm, target, points in series:
+            if series_norm != norm:
+                continue
             color = colors[line % len(colors)]
             line += 1
             deltas = [p[0] for p in points]
+            radii += deltas
             verified = [100 * p[1] for p in points]
             upper = [100 * p[2] for p in points]
-            suffix = f" ({norm}" + ("" if target == "all" else f", target {target}") + ")"
+            count = min(p[3] for p in points)
+            suffix = "" if target == "all" else f", target {target}"
             # Robust against one label is not verified robust accuracy: a third label may win.
-            lower = "verified" if target == "all" else f"robust vs {target} only (not verified accuracy)"
-            axes.plot(deltas, verified, "o-", color=color, label=f"{name}{suffix}: {lower}")
+            lower = "verified" if target == "all" else f"robust vs {target} only (not verified)"
+            axes.plot(deltas, verified, "o-", color=color,
+                      label=f"{name}{suffix}: {lower} ({count} instances per radius)")
             axes.plot(deltas, upper, "v--", color=color, alpha=0.8,
-                      label=f"{name}{suffix}: upper bound (counterexamples)")
+                      label=f"{name}{suffix}: upper bound (counterexamples found)")
             axes.fill_between(deltas, verified, upper, color=color, alpha=0.12)
-    axes.set_xlabel("radius δ")
-    axes.set_ylabel("robust accuracy (%)")
-    axes.set_ylim(-2, 102)
-    axes.set_title(args.title)
-    axes.grid(True, alpha=0.3)
-    if line:
-        axes.legend(fontsize="small")
+        positive = [r for r in radii if r > 0]
+        if positive and max(positive) / min(positive) >= 10:
+            axes.set_xscale("log")
+            # Ticks at the radii run, written as given (log axes label powers of ten otherwise).
+            axes.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+            axes.set_xticks(sorted(set(positive)), [f"{r:g}" for r in sorted(set(positive))])
+        axes.set_xlabel(f"radius δ ({'L∞' if norm == 'linf' else 'L1' if norm == 'l1' else norm})")
+        axes.set_ylabel("robust accuracy (%)")
+        axes.set_ylim(-2, 102)
+        axes.grid(True, alpha=0.3)
+        if line:
+            axes.legend(fontsize="x-small")
+    figure.suptitle(args.title)
     figure.tight_layout()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     temporary = args.out.with_name(f".{args.out.name}.tmp.png")
