@@ -53,7 +53,7 @@ public struct DenseLayer: Sendable, Equatable {
   }
 
   /// The row of weights of output `index`.
-  public func row(_ index: Int) -> ArraySlice<Double> {
+  package func row(_ index: Int) -> ArraySlice<Double> {
     weights[(index * inputSize)..<((index + 1) * inputSize)]
   }
 

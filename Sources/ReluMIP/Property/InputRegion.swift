@@ -118,9 +118,9 @@ public struct InputRegion: Sendable, Equatable {
   public func highest(_ index: Int) -> Double { min(boxUpper[index], center[index] + radius) }
 
   /// How far below the center coordinate `index` can move (≥ 0).
-  public func downRoom(_ index: Int) -> Double { center[index] - lowest(index) }
+  package func downRoom(_ index: Int) -> Double { center[index] - lowest(index) }
   /// How far above the center coordinate `index` can move (≥ 0).
-  public func upRoom(_ index: Int) -> Double { highest(index) - center[index] }
+  package func upRoom(_ index: Int) -> Double { highest(index) - center[index] }
 
   /// The distance of `point` from the center in this region's norm.
   public func distance(_ point: [Double]) -> Double {

@@ -114,17 +114,17 @@ public enum ONNXReader {
   ///
   /// Any file may use this many values (128 MiB as Double), weights or none: room for the
   /// input and layers of a small model, little enough for a fuzzer's 2 GB limit.
-  public static let valuesWithoutWeights = 1 << 24
+  package static let valuesWithoutWeights = 1 << 24
   /// The budget grows by this many values per weight value in the file. Each dense layer holds
   /// as many values as the weights it came from; reading an op also holds the matrix it applies
   /// to the data and that matrix composed with the pending map, each again as large as the op's
   /// weights (for data with one row), so a plain chain of layers needs at most 3 per weight.
   /// The rest is room for a ReLU after a ReLU (a diagonal made dense) or two dense ops without
   /// a ReLU between them (composed into one matrix).
-  public static let valuesPerWeight = 4
+  package static let valuesPerWeight = 4
   /// The budget never passes this many values (16 GiB as Double), whatever the file holds: no
   /// model within `maximumFileSize` needs more.
-  public static let maximumValues = 1 << 31
+  package static let maximumValues = 1 << 31
   public static let supportedOps = [
     "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Flatten", "Reshape", "Identity",
     "Dropout", "Squeeze", "Unsqueeze", "Constant", "Softmax (final)", "LogSoftmax (final)",
@@ -155,7 +155,7 @@ public enum ONNXReader {
   }
 
   /// The most values the reader holds for a file with `weightValues` weight values.
-  public static func valueBudget(weightValues: Int) -> Int {
+  package static func valueBudget(weightValues: Int) -> Int {
     let (scaled, overflow) = weightValues.multipliedReportingOverflow(by: valuesPerWeight)
     return overflow ? maximumValues : min(maximumValues, max(valuesWithoutWeights, scaled))
   }
