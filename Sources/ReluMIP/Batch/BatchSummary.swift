@@ -12,6 +12,7 @@ import Foundation
 /// - times are over the instances that were verified (robust, counterexample, unknown): the
 ///   median, the 90th percentile (nearest rank: the ⌈0.9·n⌉-th smallest) and the maximum.
 public struct BatchSummary: Sendable {
+  /// The counts, accuracies and times of one norm, target choice and radius.
   public struct Row: Sendable, Equatable {
     public var norm: String
     public var targetChoice: String

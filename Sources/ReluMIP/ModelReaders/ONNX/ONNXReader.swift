@@ -104,6 +104,7 @@ struct DataPath {
 /// Reads ONNX graphs of feed-forward ReLU networks, as PyTorch, Keras (tf2onnx) and scikit-learn
 /// exporters write them, into a `Network`.
 public enum ONNXReader {
+  /// Files larger than this (in bytes) are refused before they are read.
   public static let maximumFileSize = 1 << 31
   /// What a file claims (a declared input shape, a Reshape target, a dense op on wide data) is
   /// held to a budget of values that its weights pay for, so a small file cannot make the reader
@@ -125,11 +126,13 @@ public enum ONNXReader {
   /// The budget never passes this many values (16 GiB as Double), whatever the file holds: no
   /// model within `maximumFileSize` needs more.
   package static let maximumValues = 1 << 31
+  /// The operators the reader accepts, for messages and `relumip info`.
   public static let supportedOps = [
     "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Flatten", "Reshape", "Identity",
     "Dropout", "Squeeze", "Unsqueeze", "Constant", "Softmax (final)", "LogSoftmax (final)",
   ]
 
+  /// Reads the ONNX file at `path`.
   public static func read(path: String) throws -> Network {
     let data: Data
     do {
@@ -140,6 +143,7 @@ public enum ONNXReader {
     return try parse(data, file: path)
   }
 
+  /// Reads a network from the bytes of an ONNX file; `file` names it in errors.
   public static func parse(_ data: Data, file: String) throws -> Network {
     let model: Onnx_ModelProto
     do {
