@@ -90,11 +90,13 @@ public struct Counterexample: Sendable, Equatable, Codable {
 
 /// Where the time of a run went, in seconds of wall-clock time.
 public struct Timings: Sendable, Equatable, Codable {
-  /// Computing bounds on the neurons (and tightening them, with LP bounds).
+  /// Computing the neurons' bounds (and tightening them, with LP bounds).
   public var bounds: Double = 0
-  /// Searching: the attack, the linear-region walk, the LPs and branch-and-cut.
+  /// The search after the bounds (the LPs and branch-and-cut), or the step that settled the
+  /// case (the attack, the linear-region walk, input splitting).
   public var solve: Double = 0
-  /// The whole run.
+  /// The whole run: also the attack and the linear-region walk when they settle nothing,
+  /// which neither `bounds` nor `solve` counts.
   public var total: Double = 0
 }
 
