@@ -61,7 +61,9 @@ public struct InputRegion: Sendable, Equatable {
   /// The box's upper end, per coordinate (may be +∞).
   public let boxUpper: [Double]
 
-  /// - Parameter box: one interval for every coordinate, or nil for no box.
+  /// The ball of `norm` and `radius` around `center`, intersected with the same interval `box`
+  /// for every coordinate (`(0, 1)` by default, the pixel range; nil for no box). Throws unless
+  /// the radius is finite and ≥ 0 and the center lies in the box.
   public init(
     center: [Double], norm: PerturbationNorm, radius: Double, box: (Double, Double)? = (0, 1)
   ) throws {
