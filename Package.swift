@@ -13,6 +13,9 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     .package(url: "https://github.com/apple/swift-numerics", from: "1.1.0"),
     .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+    // `swift package generate-documentation --target ReluMIP` (the DocC catalog in
+    // Sources/ReluMIP/ReluMIP.docc); a plugin only, nothing of it is linked.
+    .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
   ],
   targets: [
     // GLPK 5.0's C API. Debian ships no pkg-config file for it, so the modulemap links it by name.
@@ -38,6 +41,12 @@ let package = Package(
       ]
     ),
     .executableTarget(name: "relumip", dependencies: ["ReluMIPCommands"]),
+    // The getting-started article's code, compiled: `swift run verify-one-example`.
+    .executableTarget(
+      name: "verify-one-example",
+      dependencies: ["ReluMIP"],
+      path: "Examples/VerifyOneExample"
+    ),
     .target(
       name: "TestSupport",
       dependencies: ["ReluMIP", "GLPK"],

@@ -14,6 +14,13 @@ fi
 swift build --build-tests
 swift test --skip-build
 
+# The getting-started article's code, compiled (Examples/VerifyOneExample): it must read the
+# shipped model and images and reach a verdict (about a second).
+if ! swift run verify-one-example; then
+  echo "error: the example target verify-one-example failed" >&2
+  exit 1
+fi
+
 if [ -d "$shared/seed" ]; then
   Scripts/check_exporter.sh "$shared/seed"
 elif [ "${CI:-}" = "true" ]; then

@@ -57,6 +57,7 @@ public enum MergeExpectation: Sendable {
   case plan(BatchPlan, variants: [(norm: String, targetChoice: String)])
 }
 
+/// Result files that cannot be merged: what is wrong with them, by file.
 public enum BatchMergeError: Error, Equatable, CustomStringConvertible {
   /// No record carries the instance list of its run, and none was given.
   case noInstanceList([String])

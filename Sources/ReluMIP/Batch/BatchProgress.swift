@@ -2,22 +2,22 @@ import Foundation
 
 /// The counts a batch run's progress line shows: instances done out of the total of this run,
 /// how many of each outcome, the rate and the estimated time left.
-public struct BatchProgress: Sendable {
-  public var total: Int
-  public private(set) var done = 0
-  public private(set) var counts: [BatchOutcome: Int] = [:]
+package struct BatchProgress: Sendable {
+  package var total: Int
+  package private(set) var done = 0
+  package private(set) var counts: [BatchOutcome: Int] = [:]
 
-  public init(total: Int) { self.total = total }
+  package init(total: Int) { self.total = total }
 
-  public mutating func add(_ outcome: BatchOutcome) {
+  package mutating func add(_ outcome: BatchOutcome) {
     done += 1
     counts[outcome, default: 0] += 1
   }
 
-  public func count(_ outcome: BatchOutcome) -> Int { counts[outcome] ?? 0 }
+  package func count(_ outcome: BatchOutcome) -> Int { counts[outcome] ?? 0 }
 
   /// E.g. `37/300 done · robust 20, counterexample 15, error 2 · 1.9/s · 2m 18s left`.
-  public func line(elapsed: Double) -> String {
+  package func line(elapsed: Double) -> String {
     var parts = ["\(done)/\(total) done"]
     let verdicts = BatchOutcome.allCases.compactMap { outcome -> String? in
       let count = count(outcome)
@@ -41,7 +41,7 @@ public struct BatchProgress: Sendable {
   }
 
   /// `45s`, `2m 05s`, `1h 02m`.
-  public static func duration(_ seconds: Double) -> String {
+  package static func duration(_ seconds: Double) -> String {
     guard seconds.isFinite else { return "?" }
     let whole = Int(seconds.rounded())
     if whole < 60 { return "\(whole)s" }

@@ -104,7 +104,7 @@ public struct BatchRecord: Sendable, Equatable, Codable {
   }
 
   /// Fills the fields `verify --json` reports from a verification result.
-  public mutating func fill(from verification: VerificationResult) {
+  package mutating func fill(from verification: VerificationResult) {
     func finite(_ value: Double?) -> Double? { value.flatMap { $0.isFinite ? $0 : nil } }
     result = BatchOutcome(verification.verdict)
     label = verification.label
@@ -229,7 +229,7 @@ public struct BatchRecord: Sendable, Equatable, Codable {
 
   /// The record as one line of JSON, without the newline; keys sorted, so equal records give
   /// equal lines.
-  public func jsonLine() throws -> Data {
+  package func jsonLine() throws -> Data {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     return try encoder.encode(self)

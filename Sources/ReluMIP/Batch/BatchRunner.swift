@@ -37,7 +37,7 @@ public struct BatchConfiguration: Sendable {
   }
 
   /// The `--clip` text of the box.
-  public var clipDescription: String {
+  package var clipDescription: String {
     box.map { "\($0.lower),\($0.upper)" } ?? "none"
   }
 
@@ -135,7 +135,7 @@ public final class BatchRunner: Sendable {
 
   /// The file name of an instance's counterexample picture, e.g. `example-26_l1_delta-5.0.png`
   /// for batch's default target `all`, `…_target-runner-up.png` for another.
-  public static func pictureName(_ key: BatchKey) -> String {
+  package static func pictureName(_ key: BatchKey) -> String {
     let target =
       key.targetChoice == TargetChoice.all.description ? "" : "_target-\(key.targetChoice)"
     return "example-\(key.example)_\(key.norm)_delta-\(key.delta)\(target).png"

@@ -127,7 +127,7 @@ public struct BatchShardSpec: Sendable, Hashable, Codable, CustomStringConvertib
   public var shard: BatchShard? { try? BatchShard(index: index, count: count) }
 
   /// The same run, without the shard index.
-  public func sameRun(as other: BatchShardSpec) -> Bool {
+  package func sameRun(as other: BatchShardSpec) -> Bool {
     count == other.count && examples == other.examples && deltas == other.deltas
   }
 
@@ -137,7 +137,7 @@ public struct BatchShardSpec: Sendable, Hashable, Codable, CustomStringConvertib
   }
 
   /// E.g. `examples 0..19 at radii 0.5, 1.0`.
-  public var runDescription: String {
+  package var runDescription: String {
     "examples \(examples) at radii \(deltas.map { "\($0)" }.joined(separator: ", "))"
   }
 }

@@ -12,6 +12,7 @@ import Foundation
 /// - times are over the instances that were verified (robust, counterexample, unknown): the
 ///   median, the 90th percentile (nearest rank: the ⌈0.9·n⌉-th smallest) and the maximum.
 public struct BatchSummary: Sendable {
+  /// The counts, accuracies and times of one norm, target choice and radius.
   public struct Row: Sendable, Equatable {
     public var norm: String
     public var targetChoice: String
@@ -88,14 +89,14 @@ public struct BatchSummary: Sendable {
   }
 
   /// The middle value of ascending `values` (the mean of the two middle ones for an even count).
-  public static func median(_ values: [Double]) -> Double? {
+  package static func median(_ values: [Double]) -> Double? {
     guard !values.isEmpty else { return nil }
     let middle = values.count / 2
     return values.count % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2
   }
 
   /// The nearest-rank percentile of ascending `values`: the ⌈p·n⌉-th smallest.
-  public static func percentile(_ values: [Double], _ p: Double) -> Double? {
+  package static func percentile(_ values: [Double], _ p: Double) -> Double? {
     guard !values.isEmpty else { return nil }
     let rank = Int((p * Double(values.count)).rounded(.up))
     return values[min(max(rank, 1), values.count) - 1]

@@ -88,7 +88,7 @@ public enum ExampleSelection: Sendable, Equatable, CustomStringConvertible {
 
   /// Indices as a specification that parses back to them ascending: runs of consecutive
   /// indices as ranges, e.g. `[9, 0, 1, 2, 3, 4]` → `0..4,9`.
-  public static func compactDescription(_ indices: [Int]) -> String {
+  package static func compactDescription(_ indices: [Int]) -> String {
     let sorted = Array(Set(indices)).sorted()
     var items: [String] = []
     var start = 0

@@ -31,6 +31,7 @@ public struct ResultFileContents: Sendable {
   public var duplicateCount: Int { records.count - Set(records.map(\.key)).count }
 }
 
+/// A batch result file that cannot be opened, read or written.
 public enum ResultStoreError: Error, Equatable, CustomStringConvertible {
   /// Without `resume`, an existing non-empty file is never overwritten.
   case exists(String)

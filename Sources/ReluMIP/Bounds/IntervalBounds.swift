@@ -1,23 +1,23 @@
 /// Lower and upper bounds on the pre-activation values of one layer's neurons.
-public struct LayerBounds: Sendable, Equatable {
-  public var lower: [Double]
-  public var upper: [Double]
+package struct LayerBounds: Sendable, Equatable {
+  package var lower: [Double]
+  package var upper: [Double]
 
-  public init(lower: [Double], upper: [Double]) {
+  package init(lower: [Double], upper: [Double]) {
     precondition(lower.count == upper.count, "bound arrays differ in size")
     self.lower = lower
     self.upper = upper
   }
 
-  public var count: Int { lower.count }
+  package var count: Int { lower.count }
 
   /// Neurons whose ReLU is provably off (upper bound ≤ 0).
-  public var inactiveCount: Int { upper.filter { $0 <= 0 }.count }
+  package var inactiveCount: Int { upper.filter { $0 <= 0 }.count }
   /// Neurons whose ReLU is provably on (lower bound ≥ 0).
-  public var activeCount: Int { zip(lower, upper).filter { $0.0 >= 0 && $0.1 > 0 }.count }
-  public var unstableCount: Int { zip(lower, upper).filter { $0.0 < 0 && $0.1 > 0 }.count }
+  package var activeCount: Int { zip(lower, upper).filter { $0.0 >= 0 && $0.1 > 0 }.count }
+  package var unstableCount: Int { zip(lower, upper).filter { $0.0 < 0 && $0.1 > 0 }.count }
 
-  public func isUnstable(_ index: Int) -> Bool { lower[index] < 0 && upper[index] > 0 }
+  package func isUnstable(_ index: Int) -> Bool { lower[index] < 0 && upper[index] > 0 }
 
   /// Bounds on the layer's output after `activation`.
   func outputBounds(_ activation: Activation) -> LayerBounds {
@@ -36,11 +36,11 @@ public struct LayerBounds: Sendable, Equatable {
 }
 
 /// Sound bounds on every layer's pre-activations over an input region.
-public struct NetworkBounds: Sendable, Equatable {
+package struct NetworkBounds: Sendable, Equatable {
   /// One entry per layer of the network, the last being the outputs.
-  public var layers: [LayerBounds]
+  package var layers: [LayerBounds]
 
-  public var unstableCount: Int { layers.dropLast().reduce(0) { $0 + $1.unstableCount } }
+  package var unstableCount: Int { layers.dropLast().reduce(0) { $0 + $1.unstableCount } }
 }
 
 /// γₙ = n·u / (1 − n·u) with u = 2⁻⁵³, the standard bound on the relative error of a sum of n

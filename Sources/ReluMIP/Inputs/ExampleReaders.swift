@@ -4,13 +4,16 @@ import Foundation
 public struct ExampleSet: Sendable, Equatable {
   /// The shape of one example (without the leading count).
   public var shape: [Int]
+  /// Every example's values, one example after another.
   public var values: [Double]
 
+  /// Examples of the given shape, from their values in row-major order.
   public init(shape: [Int], values: [Double]) {
     self.shape = shape
     self.values = values
   }
 
+  /// The number of values in one example.
   public var exampleSize: Int { shape.reduce(1, *) }
 
   /// Whether the product of `dims`' nonzero entries (so of every subset of them, such as the
@@ -25,8 +28,10 @@ public struct ExampleSet: Sendable, Equatable {
     return false
   }
 
+  /// The number of examples.
   public var count: Int { exampleSize == 0 ? 0 : values.count / exampleSize }
 
+  /// The values of example `index` (from 0), flattened in row-major order.
   public func example(_ index: Int) throws -> [Double] {
     guard index >= 0, index < count else { throw InputFileError.noSuchExample(index, count: count) }
     return Array(values[(index * exampleSize)..<((index + 1) * exampleSize)])
@@ -43,6 +48,7 @@ public struct ExampleSet: Sendable, Equatable {
   }
 }
 
+/// An examples file that cannot be read, or an example it does not hold.
 public enum InputFileError: Error, Equatable, CustomStringConvertible {
   case unreadable(String)
   case malformed(String)
@@ -67,6 +73,7 @@ public enum ExampleReader {
   /// Files larger than this are refused before they are read into memory.
   public static let maximumFileSize = 2 << 30
 
+  /// Reads the examples file at `path`; errors name the file.
   public static func read(path: String) throws -> ExampleSet {
     do {
       return try parse(try load(path), path: path)

@@ -10,10 +10,12 @@ import Foundation
 /// VNN-COMP ONNX twins and their VNN-LIB properties use it. The normalization values are kept in
 /// the network's notes, not applied.
 public enum NNetReader {
+  /// Files larger than this (in bytes) are refused before they are read.
   public static let maximumFileSize = 1 << 30
   /// The most values a layer may declare (refused before allocating).
   public static let maximumLayerValues = 1 << 28
 
+  /// Reads the `.nnet` file at `path`.
   public static func read(path: String) throws -> Network {
     let data: Data
     do {
@@ -27,6 +29,7 @@ public enum NNetReader {
     return try parse(text, file: path)
   }
 
+  /// Reads a network from the text of a `.nnet` file; `file` names it in errors.
   public static func parse(_ text: String, file: String = "<nnet>") throws -> Network {
     var lines = NNetLines(text: text, file: file)
     let header = try lines.numbers("the header (layers, inputs, outputs, largest layer size)")

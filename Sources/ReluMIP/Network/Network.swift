@@ -6,13 +6,18 @@ public enum Activation: String, Sendable, Equatable {
 
 /// `y = activation(W x + b)`, with `W` stored row-major as `outputSize × inputSize`.
 public struct DenseLayer: Sendable, Equatable {
+  /// The number of inputs (columns of `W`).
   public let inputSize: Int
+  /// The number of outputs (rows of `W`).
   public let outputSize: Int
   /// Row-major: `weights[i * inputSize + j]` multiplies input `j` in output `i`.
   public let weights: [Double]
+  /// `b`, one entry per output.
   public let bias: [Double]
+  /// Applied to `W x + b`.
   public let activation: Activation
 
+  /// Checks the sizes and that every weight and bias is finite.
   public init(
     inputSize: Int, outputSize: Int, weights: [Double], bias: [Double], activation: Activation
   ) throws {
@@ -53,7 +58,7 @@ public struct DenseLayer: Sendable, Equatable {
   }
 
   /// The row of weights of output `index`.
-  public func row(_ index: Int) -> ArraySlice<Double> {
+  package func row(_ index: Int) -> ArraySlice<Double> {
     weights[(index * inputSize)..<((index + 1) * inputSize)]
   }
 
@@ -74,6 +79,7 @@ public struct DenseLayer: Sendable, Equatable {
     return output
   }
 
+  /// `activation(W x + b)`, in double precision.
   public func apply(_ input: [Double]) -> [Double] {
     let z = preActivation(input)
     switch activation {
@@ -83,6 +89,7 @@ public struct DenseLayer: Sendable, Equatable {
   }
 }
 
+/// Layers that do not make a network: a bad layer, sizes that do not chain, or no layer.
 public enum NetworkError: Error, Equatable, CustomStringConvertible {
   case invalidLayer(String)
   case layerSizesDoNotChain(layer: Int, expected: Int, found: Int)
@@ -100,6 +107,7 @@ public enum NetworkError: Error, Equatable, CustomStringConvertible {
 
 /// A feed-forward network of dense layers: ReLU hidden layers and an affine output (the logits).
 public struct Network: Sendable, Equatable {
+  /// The layers, input side first; the last one's outputs are the logits.
   public let layers: [DenseLayer]
   /// The shape of one input example (without a batch dimension), e.g. `[784]` or `[1, 28, 28]`.
   public let inputShape: [Int]
@@ -109,6 +117,7 @@ public struct Network: Sendable, Equatable {
   /// on it (`Counterexample.check`). For a network built from layers, those layers in double.
   public let reference: ReferenceModel
 
+  /// Checks that the layers chain; `reference` defaults to the layers themselves, in double.
   public init(
     layers: [DenseLayer], inputShape: [Int]? = nil, notes: [String] = [],
     reference: ReferenceModel? = nil
@@ -130,7 +139,9 @@ public struct Network: Sendable, Equatable {
     self.reference = reference ?? ReferenceModel(layers: layers)
   }
 
+  /// The number of inputs of the first layer.
   public var inputSize: Int { layers[0].inputSize }
+  /// The number of outputs (logits) of the last layer.
   public var outputSize: Int { layers[layers.count - 1].outputSize }
 
   /// The outputs (logits) at `input`, by an exact double-precision forward pass.

@@ -1,7 +1,7 @@
 extension Network {
   /// The same function as a chain of ReLU layers and one affine output layer: identity layers
   /// are merged into the next affine one, and a final ReLU gets an identity layer after it.
-  public func normalizedForEncoding() throws -> Network {
+  package func normalizedForEncoding() throws -> Network {
     var merged: [DenseLayer] = []
     var pending: DenseLayer?
     for layer in layers {

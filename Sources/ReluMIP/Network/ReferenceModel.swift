@@ -10,6 +10,7 @@ import Foundation
 /// the merged double-precision network is not a counterexample of the model as read, so the
 /// re-check runs every operation as read, in double and, for float32 models, in float32 too.
 public struct ReferenceModel: Sendable, Equatable {
+  /// The arithmetic the model's file computes in (its float type).
   public enum Precision: String, Sendable, Equatable, Codable {
     case float32
     case float64
@@ -18,6 +19,7 @@ public struct ReferenceModel: Sendable, Equatable {
   /// A function a model may apply after its logits, which the searches leave out: properties on
   /// such a model must mean the same on the logits (comparisons between two outputs).
   public struct OutputTransform: Sendable, Equatable {
+    /// Which function it is.
     public enum Kind: String, Sendable, Equatable {
       case softmax = "Softmax"
       case logSoftmax = "LogSoftmax"
@@ -58,6 +60,7 @@ public struct ReferenceModel: Sendable, Equatable {
   public var precision: Precision
   public var outputTransform: OutputTransform?
 
+  /// A model from its operations, in the given precision.
   public init(
     operations: [Operation], precision: Precision, outputTransform: OutputTransform? = nil
   ) {

@@ -3,6 +3,7 @@ import Foundation
 /// An 8-bit grayscale or RGB image, and its encoding as a PNG file (no interlacing, filter type
 /// 0 on every row, zlib-compressed IDAT).
 public struct PNGImage: Sendable, Equatable {
+  /// Gray (one byte per pixel) or RGB (three).
   public enum ColorType: UInt8, Sendable {
     case grayscale = 0
     case rgb = 2
@@ -97,6 +98,7 @@ public struct PNGImage: Sendable, Equatable {
   }
 }
 
+/// A picture that cannot be made or written.
 public enum PNGError: Error, Equatable, CustomStringConvertible {
   case compressionFailed
   case notImageShaped(count: Int)

@@ -3,9 +3,12 @@ public enum PerturbationNorm: String, Sendable, CaseIterable {
   case l1
   case linf
 
+  /// `L1` or `L∞`, for reports.
   public var symbol: String { self == .l1 ? "L1" : "L∞" }
 }
 
+/// A region, target or option that does not fit the network or makes no sense, found before
+/// any search starts.
 public enum PropertyError: Error, Equatable, CustomStringConvertible {
   case invalidRadius(Double)
   case invalidBox(String)
@@ -47,13 +50,20 @@ public enum PropertyError: Error, Equatable, CustomStringConvertible {
 /// The set of inputs searched: a ball of the given norm and radius around `center`, intersected
 /// with the box `[lower, upper]` (per coordinate; either end may be infinite).
 public struct InputRegion: Sendable, Equatable {
+  /// The example the ball is centred on.
   public let center: [Double]
+  /// The norm the radius is measured in.
   public let norm: PerturbationNorm
+  /// The radius of the ball (≥ 0).
   public let radius: Double
+  /// The box's lower end, per coordinate (may be −∞).
   public let boxLower: [Double]
+  /// The box's upper end, per coordinate (may be +∞).
   public let boxUpper: [Double]
 
-  /// - Parameter box: one interval for every coordinate, or nil for no box.
+  /// The ball of `norm` and `radius` around `center`, intersected with the same interval `box`
+  /// for every coordinate (`(0, 1)` by default, the pixel range; nil for no box). Throws unless
+  /// the radius is finite and ≥ 0 and the center lies in the box.
   public init(
     center: [Double], norm: PerturbationNorm, radius: Double, box: (Double, Double)? = (0, 1)
   ) throws {
@@ -64,6 +74,8 @@ public struct InputRegion: Sendable, Equatable {
       boxUpper: Array(repeating: upper, count: center.count))
   }
 
+  /// The ball around `center` intersected with the box `[boxLower, boxUpper]`. Throws unless
+  /// the radius is finite and ≥ 0, the sizes match and the center lies in the box.
   public init(
     center: [Double], norm: PerturbationNorm, radius: Double, boxLower: [Double],
     boxUpper: [Double]
@@ -110,6 +122,7 @@ public struct InputRegion: Sendable, Equatable {
       center: center, norm: .linf, radius: radius, boxLower: boxLower, boxUpper: boxUpper)
   }
 
+  /// The number of inputs.
   public var dimension: Int { center.count }
 
   /// The lowest value coordinate `index` can take in the region.
@@ -118,9 +131,9 @@ public struct InputRegion: Sendable, Equatable {
   public func highest(_ index: Int) -> Double { min(boxUpper[index], center[index] + radius) }
 
   /// How far below the center coordinate `index` can move (≥ 0).
-  public func downRoom(_ index: Int) -> Double { center[index] - lowest(index) }
+  package func downRoom(_ index: Int) -> Double { center[index] - lowest(index) }
   /// How far above the center coordinate `index` can move (≥ 0).
-  public func upRoom(_ index: Int) -> Double { highest(index) - center[index] }
+  package func upRoom(_ index: Int) -> Double { highest(index) - center[index] }
 
   /// The distance of `point` from the center in this region's norm.
   public func distance(_ point: [Double]) -> Double {

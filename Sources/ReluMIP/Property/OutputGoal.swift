@@ -10,6 +10,7 @@ public struct OutputCondition: Sendable, Equatable, Hashable, CustomStringConver
   public var constant: Double
   public var strict: Bool
 
+  /// `weight · output[output]`.
   public struct Term: Sendable, Equatable, Hashable {
     public var output: Int
     public var weight: Double
@@ -85,6 +86,7 @@ public struct OutputCondition: Sendable, Equatable, Hashable, CustomStringConver
 /// condition holds. The MILP maximises it with a column `m ≤ each condition`; a proven bound
 /// below zero rules the goal out over the whole region.
 public struct OutputGoal: Sendable, Equatable, CustomStringConvertible {
+  /// The rule an input's exact outputs must pass to count as reaching the goal.
   public enum Acceptance: Sendable, Equatable {
     /// The network's label moves away from `label`: `output[target] > output[label]`, strictly
     /// (with `anyLabel`, some output other than `label`'s is strictly larger than it). A tie is

@@ -29,6 +29,7 @@ public struct VNNLibProperty: Sendable, Equatable {
   public var outputCount: Int
   public var cases: [Case]
 
+  /// One conjunction of the unsafe set: an input box and the output goals within it.
   public struct Case: Sendable, Equatable {
     public var lower: [Double]
     public var upper: [Double]

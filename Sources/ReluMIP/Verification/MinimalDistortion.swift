@@ -21,6 +21,7 @@ public struct DistortionResult: Sendable, Codable, Equatable {
   public var distance: Double? { counterexample?.distance }
 }
 
+/// One decision run of the bisection: the radius tried, the verdict there and its time.
 public struct DistortionStep: Sendable, Codable, Equatable {
   public var radius: Double
   public var verdict: Verdict

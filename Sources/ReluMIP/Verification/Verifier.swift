@@ -1,6 +1,10 @@
 import GLPK
 
+/// How ``Verifier`` searches: the target, the limits, the bounds and the stages to run. The
+/// defaults suit most uses; ``validate()`` refuses settings under which a verdict would not mean
+/// what it says.
 public struct VerificationOptions: Sendable {
+  /// The wrong label to reach: the runner-up (default), any other label, or a given one.
   public var target: TargetChoice = .runnerUp
   /// Wall-clock limit in seconds for the whole run (bounds and search); nil for none.
   public var timeLimit: Double?
@@ -39,9 +43,11 @@ public struct VerificationOptions: Sendable {
   /// GLPK's terminal output, if wanted.
   public var solverOutput: OutputHandler?
 
+  /// The default options.
   public init() {}
 }
 
+/// How the region is searched after the attack.
 public enum SearchStrategy: String, Sendable, CaseIterable, Codable {
   /// Input splitting for L∞ regions over at most 16 inputs, else the MILP.
   case automatic = "auto"

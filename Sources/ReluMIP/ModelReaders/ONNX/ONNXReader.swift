@@ -104,6 +104,7 @@ struct DataPath {
 /// Reads ONNX graphs of feed-forward ReLU networks, as PyTorch, Keras (tf2onnx) and scikit-learn
 /// exporters write them, into a `Network`.
 public enum ONNXReader {
+  /// Files larger than this (in bytes) are refused before they are read.
   public static let maximumFileSize = 1 << 31
   /// What a file claims (a declared input shape, a Reshape target, a dense op on wide data) is
   /// held to a budget of values that its weights pay for, so a small file cannot make the reader
@@ -114,22 +115,24 @@ public enum ONNXReader {
   ///
   /// Any file may use this many values (128 MiB as Double), weights or none: room for the
   /// input and layers of a small model, little enough for a fuzzer's 2 GB limit.
-  public static let valuesWithoutWeights = 1 << 24
+  package static let valuesWithoutWeights = 1 << 24
   /// The budget grows by this many values per weight value in the file. Each dense layer holds
   /// as many values as the weights it came from; reading an op also holds the matrix it applies
   /// to the data and that matrix composed with the pending map, each again as large as the op's
   /// weights (for data with one row), so a plain chain of layers needs at most 3 per weight.
   /// The rest is room for a ReLU after a ReLU (a diagonal made dense) or two dense ops without
   /// a ReLU between them (composed into one matrix).
-  public static let valuesPerWeight = 4
+  package static let valuesPerWeight = 4
   /// The budget never passes this many values (16 GiB as Double), whatever the file holds: no
   /// model within `maximumFileSize` needs more.
-  public static let maximumValues = 1 << 31
+  package static let maximumValues = 1 << 31
+  /// The operators the reader accepts, for messages and `relumip info`.
   public static let supportedOps = [
     "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Flatten", "Reshape", "Identity",
     "Dropout", "Squeeze", "Unsqueeze", "Constant", "Softmax (final)", "LogSoftmax (final)",
   ]
 
+  /// Reads the ONNX file at `path`.
   public static func read(path: String) throws -> Network {
     let data: Data
     do {
@@ -140,6 +143,7 @@ public enum ONNXReader {
     return try parse(data, file: path)
   }
 
+  /// Reads a network from the bytes of an ONNX file; `file` names it in errors.
   public static func parse(_ data: Data, file: String) throws -> Network {
     let model: Onnx_ModelProto
     do {
@@ -155,7 +159,7 @@ public enum ONNXReader {
   }
 
   /// The most values the reader holds for a file with `weightValues` weight values.
-  public static func valueBudget(weightValues: Int) -> Int {
+  package static func valueBudget(weightValues: Int) -> Int {
     let (scaled, overflow) = weightValues.multipliedReportingOverflow(by: valuesPerWeight)
     return overflow ? maximumValues : min(maximumValues, max(valuesWithoutWeights, scaled))
   }
