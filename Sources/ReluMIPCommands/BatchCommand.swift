@@ -101,6 +101,9 @@ struct BatchCommand: ParsableCommand {
       valueName: "dir"))
   var imagesDir: String?
 
+  @Option(help: LabelNamesArgument.help)
+  var labelNames: LabelNamesArgument?
+
   func validate() throws {
     if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
     if !resume, let size = try? FileManager.default.attributesOfItem(atPath: out)[.size] as? Int,
@@ -128,6 +131,7 @@ struct BatchCommand: ParsableCommand {
     }
 
     var configuration = BatchConfiguration(model: model, images: images, norm: property.norm)
+    configuration.labelNames = try labelNames?.checked(outputs: network.outputSize)
     configuration.box = property.search.box.map { (lower: $0.0, upper: $0.1) }
     configuration.options = property.search.verificationOptions(defaultTarget: Self.defaultTarget)
     if let labels {
@@ -357,20 +361,27 @@ final class ProgressPrinter: @unchecked Sendable {
 
 /// The picture file of `verify --save-image`.
 enum CounterexamplePictureFile {
-  /// Writes original | counterexample | difference to `path`; without a counterexample, says so
-  /// on stderr and writes nothing. Throws if the input is not image-shaped or the write fails.
-  static func save(to path: String, center: [Double], result: VerificationResult, inputShape: [Int])
-    throws
-  {
+  /// Writes original | counterexample | difference, captioned, to `path`; without a
+  /// counterexample, says so on stderr and writes nothing. Throws if the input is not
+  /// image-shaped or the write fails.
+  static func save(
+    to path: String, center: [Double], result: VerificationResult, network: Network,
+    norm: PerturbationNorm, labelNames: [String]?
+  ) throws {
     guard let counterexample = result.counterexample else {
       note("no counterexample, so no picture: \(path) not written")
       return
     }
-    guard let (height, width) = HumanReport.imageSize(inputShape, count: center.count) else {
+    guard let (height, width) = HumanReport.imageSize(network.inputShape, count: center.count)
+    else {
       throw PNGError.notImageShaped(count: center.count)
     }
+    let caption = CounterexamplePicture.Caption(
+      center: center, counterexample: counterexample, network: network, norm: norm,
+      labelNames: labelNames)
     try CounterexamplePicture.make(
-      original: center, counterexample: counterexample.input, height: height, width: width
+      original: center, counterexample: counterexample.input, height: height, width: width,
+      caption: caption
     ).write(to: path)
   }
 }

@@ -42,6 +42,33 @@ struct ClipArgument: ExpressibleByArgument {
   }
 }
 
+/// `--label-names a,b,c`: the name of each label, in label order.
+struct LabelNamesArgument: ExpressibleByArgument {
+  var names: [String]
+
+  init?(argument: String) {
+    names = argument.split(separator: ",", omittingEmptySubsequences: false).map {
+      $0.trimmingCharacters(in: .whitespaces)
+    }
+    guard !names.contains(where: \.isEmpty) else { return nil }
+  }
+
+  /// The names, once their count is known to match the network's outputs (a usage error if not:
+  /// a name given to the wrong label would mislead).
+  func checked(outputs: Int) throws -> [String] {
+    guard names.count == outputs else {
+      throw ValidationError(
+        "--label-names gives \(names.count) names, but the network has \(outputs) outputs (one name per label)"
+      )
+    }
+    return names
+  }
+
+  static let help = ArgumentHelp(
+    "The labels' names in label order, comma-separated (e.g. T-shirt/top,Trouser,…), written after the label numbers on counterexample pictures.",
+    valueName: "name0,name1,…")
+}
+
 /// The options every verification command shares besides the norm and the radii: the target,
 /// the box and the solver's limits.
 struct SearchOptions: ParsableArguments {
@@ -217,6 +244,9 @@ struct VerifyCommand: ParsableCommand {
       valueName: "file.png"))
   var saveImage: String?
 
+  @Option(help: LabelNamesArgument.help)
+  var labelNames: LabelNamesArgument?
+
   func validate() throws {
     guard example >= 0 else { throw ValidationError("--example must be ≥ 0") }
     guard !(maximize && minimizeDistance) else {
@@ -233,6 +263,7 @@ struct VerifyCommand: ParsableCommand {
       center: center, norm: property.norm, radius: property.delta, box: property.search.box)
     let verifier = try Verifier(network: network)
     _ = try verifier.targets(for: region, choice: property.search.targetChoice())
+    let names = try labelNames?.checked(outputs: network.outputSize)
     if verbose {
       FileHandle.standardError.write(Data("verifying example \(example) of \(images)\n".utf8))
     }
@@ -258,7 +289,8 @@ struct VerifyCommand: ParsableCommand {
     }
     if let saveImage {
       try CounterexamplePictureFile.save(
-        to: saveImage, center: center, result: result, inputShape: network.inputShape)
+        to: saveImage, center: center, result: result, network: verifier.network,
+        norm: property.norm, labelNames: names)
     }
     throw ExitCode(report.exitCode)
   }

@@ -98,6 +98,13 @@ struct CommandParsingTests {
     #expect(!message.isEmpty)
   }
 
+  @Test func labelNamesMustNameEveryLabel() {
+    let (code, message) = exitCode(
+      Self.base + ["--delta", "0.001", "--label-names", "a,b,c"])
+    #expect(code == VerificationExitCode.usage, "\(message)")
+    #expect(message.contains("3 names") && message.contains("10 outputs"), "\(message)")
+  }
+
   @Test func badNormIsAUsageError() {
     let (code, message) = exitCode([
       "verify", Shipped.model, "--images", Shipped.images, "--norm", "l2", "--delta", "1",
