@@ -282,10 +282,21 @@ struct VerifyCommand: ParsableCommand {
     if json {
       print(try report.jsonString())
     } else {
+      // A run the attack or input splitting settled built no MILP, and its table would be
+      // empty; the bounds a MILP would start from still show the layers and how many of their
+      // neurons the region leaves unstable, i.e. how hard a proof would be. Interval or symbolic
+      // bounds (never LP tightening, which costs seconds), for milliseconds after the verdict.
+      var layersFromBounds: (rows: [LayerStatistics], method: BoundMethod)?
+      if result.statistics.isEmpty {
+        let method: BoundMethod = property.search.engine.bounds == .interval ? .interval : .symbolic
+        layersFromBounds = (
+          try verifier.layerStatistics(region: region, boundMethod: method), method
+        )
+      }
       print(
         HumanReport.render(
           report: report, network: verifier.network, center: center,
-          imageShape: network.inputShape))
+          imageShape: network.inputShape, layersFromBounds: layersFromBounds))
     }
     if let saveImage {
       try CounterexamplePictureFile.save(

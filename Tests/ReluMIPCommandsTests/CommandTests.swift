@@ -378,6 +378,27 @@ struct ExecutableTests {
     #expect(run.stdout.contains("difference"))  // the image panels
   }
 
+  @Test func aRunTheAttackSettlesStillShowsTheLayers() throws {
+    let run = try Relumip.run([
+      "verify", Shipped.model, "--images", Shipped.images, "--example", "0", "--norm", "linf",
+      "--delta", "0.2",
+    ])
+    #expect(run.status == VerificationExitCode.counterexample, "stderr: \(run.stderr)")
+    try #require(run.stdout.contains("settled by:      attack"), "\(run.stdout)")
+    let lines = run.stdout.split(separator: "\n").map(String.init)
+    #expect(lines.contains { $0.hasPrefix("input") && $0.contains("(784)") }, "\(run.stdout)")
+    let layers = lines.filter { $0.hasPrefix("dense") }
+    try #require(layers.count == 2, "\(run.stdout)")
+    for layer in layers {
+      let fields = layer.split(separator: " ")
+      // dense K + relu (50) - - - ACTIVE INACTIVE UNSTABLE: no MILP, neurons from bounds.
+      try #require(fields.count == 11, "\(layer)")
+      #expect(fields[4] == "(50)" && fields[5...7].allSatisfy { $0 == "-" }, "\(layer)")
+      #expect(fields[8...].compactMap { Int($0) }.reduce(0, +) == 50, "\(layer)")
+    }
+    #expect(run.stdout.contains("symbolic bounds"), "\(run.stdout)")
+  }
+
   @Test func timeLimitGivesUnknown() throws {
     // Example 0 is robust at L1 radius 2, but only branch-and-cut proves it (about 15 s in a
     // debug build): with a 1 ms limit no attack can answer and no proof fits, so the answer is
