@@ -7,7 +7,9 @@ struct BatchPropertyOptions: ParsableArguments {
   @Option(help: "The perturbation norm: l1 or linf.")
   var norm: PerturbationNorm
 
+  // Unconditional: so that a negative radius reaches RadiusList's message (see SearchOptions).
   @Option(
+    parsing: .unconditional,
     help: ArgumentHelp(
       "The radii, comma-separated (each finite and ≥ 0): every example is verified at each.",
       valueName: "d1,d2,…"),
@@ -59,6 +61,7 @@ struct BatchCommand: ParsableCommand {
   var images: String
 
   @Option(
+    parsing: .unconditional,
     help: ArgumentHelp(
       "The examples to verify: indices and inclusive ranges, e.g. 0..99 (0 to 99, both included), 0,5,7 or 0..4,9; or all.",
       valueName: "spec"),
@@ -77,6 +80,7 @@ struct BatchCommand: ParsableCommand {
   var labels: String?
 
   @Option(
+    parsing: .unconditional,
     help:
       "Worker threads, each verifying one instance at a time (default: the number of active processors)."
   )

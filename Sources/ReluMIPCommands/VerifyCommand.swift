@@ -71,22 +71,29 @@ struct LabelNamesArgument: ExpressibleByArgument {
 
 /// The options every verification command shares besides the norm and the radii: the target,
 /// the box and the solver's limits.
+///
+/// Options whose value may start with a minus sign (a number, a box like -1,1) parse their next
+/// argument unconditionally: by default `--delta -1` reads "-1" as an option and fails with
+/// "missing value", and the user never sees what validation would say about a negative radius.
 struct SearchOptions: ParsableArguments {
   // Optional, with the defaults in the help text: the argument types print themselves poorly as
   // default values.
   @Option(
+    parsing: .unconditional,
     help: ArgumentHelp(
       "The wrong label to reach: runner-up (the second-highest output; verify's default), all (any other label; batch's default, since only it gives verified robust accuracy), or a label.",
       valueName: "runner-up|all|LABEL"))
   var target: TargetArgument?
 
   @Option(
+    parsing: .unconditional,
     help: ArgumentHelp(
       "The box intersected with the ball: lo,hi for every input (default 0,1), or none.",
       valueName: "lo,hi|none"))
   var clip: ClipArgument?
 
   @Option(
+    parsing: .unconditional,
     help: "Wall-clock limit in seconds for each verification; past it the answer is unknown.")
   var timeLimit: Double?
 
@@ -129,6 +136,7 @@ struct EngineOptions: ParsableArguments {
   var bounds: BoundMethod = .symbolic
 
   @Option(
+    parsing: .unconditional,
     help: ArgumentHelp(
       "The most memory GLPK's branch-and-cut tree may use per verification, in MiB; past it the answer is unknown.",
       valueName: "MiB"))
@@ -178,7 +186,7 @@ struct PropertyOptions: ParsableArguments {
   @Option(help: "The perturbation norm: l1 or linf.")
   var norm: PerturbationNorm
 
-  @Option(help: "The radius of the ball around the example (≥ 0).")
+  @Option(parsing: .unconditional, help: "The radius of the ball around the example (≥ 0).")
   var delta: Double
 
   @OptionGroup var search: SearchOptions
@@ -208,7 +216,7 @@ struct VerifyCommand: ParsableCommand {
   @Option(help: "The examples: a .npy, IDX (.gz or not) or CSV file with one example per row.")
   var images: String
 
-  @Option(help: "The index of the example in the images file.")
+  @Option(parsing: .unconditional, help: "The index of the example in the images file.")
   var example: Int = 0
 
   @OptionGroup var property: PropertyOptions
