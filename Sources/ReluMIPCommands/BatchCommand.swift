@@ -7,7 +7,9 @@ struct BatchPropertyOptions: ParsableArguments {
   @Option(help: "The perturbation norm: l1 or linf.")
   var norm: PerturbationNorm
 
+  // Unconditional: so that a negative radius reaches RadiusList's message (see SearchOptions).
   @Option(
+    parsing: .unconditional,
     help: ArgumentHelp(
       "The radii, comma-separated (each finite and ≥ 0): every example is verified at each.",
       valueName: "d1,d2,…"),
@@ -59,6 +61,7 @@ struct BatchCommand: ParsableCommand {
   var images: String
 
   @Option(
+    parsing: .unconditional,
     help: ArgumentHelp(
       "The examples to verify: indices and inclusive ranges, e.g. 0..99 (0 to 99, both included), 0,5,7 or 0..4,9; or all.",
       valueName: "spec"),
@@ -77,6 +80,7 @@ struct BatchCommand: ParsableCommand {
   var labels: String?
 
   @Option(
+    parsing: .unconditional,
     help:
       "Worker threads, each verifying one instance at a time (default: the number of active processors)."
   )
@@ -100,6 +104,9 @@ struct BatchCommand: ParsableCommand {
       "Write a PNG picture (original | counterexample | difference) of each counterexample into this folder.",
       valueName: "dir"))
   var imagesDir: String?
+
+  @Option(help: LabelNamesArgument.help)
+  var labelNames: LabelNamesArgument?
 
   func validate() throws {
     if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
@@ -128,6 +135,7 @@ struct BatchCommand: ParsableCommand {
     }
 
     var configuration = BatchConfiguration(model: model, images: images, norm: property.norm)
+    configuration.labelNames = try labelNames?.checked(outputs: network.outputSize)
     configuration.box = property.search.box.map { (lower: $0.0, upper: $0.1) }
     configuration.options = property.search.verificationOptions(defaultTarget: Self.defaultTarget)
     if let labels {
@@ -357,20 +365,27 @@ final class ProgressPrinter: @unchecked Sendable {
 
 /// The picture file of `verify --save-image`.
 enum CounterexamplePictureFile {
-  /// Writes original | counterexample | difference to `path`; without a counterexample, says so
-  /// on stderr and writes nothing. Throws if the input is not image-shaped or the write fails.
-  static func save(to path: String, center: [Double], result: VerificationResult, inputShape: [Int])
-    throws
-  {
+  /// Writes original | counterexample | difference, captioned, to `path`; without a
+  /// counterexample, says so on stderr and writes nothing. Throws if the input is not
+  /// image-shaped or the write fails.
+  static func save(
+    to path: String, center: [Double], result: VerificationResult, network: Network,
+    norm: PerturbationNorm, labelNames: [String]?
+  ) throws {
     guard let counterexample = result.counterexample else {
       note("no counterexample, so no picture: \(path) not written")
       return
     }
-    guard let (height, width) = HumanReport.imageSize(inputShape, count: center.count) else {
+    guard let (height, width) = HumanReport.imageSize(network.inputShape, count: center.count)
+    else {
       throw PNGError.notImageShaped(count: center.count)
     }
+    let caption = CounterexamplePicture.Caption(
+      center: center, counterexample: counterexample, network: network, norm: norm,
+      labelNames: labelNames)
     try CounterexamplePicture.make(
-      original: center, counterexample: counterexample.input, height: height, width: width
+      original: center, counterexample: counterexample.input, height: height, width: width,
+      caption: caption
     ).write(to: path)
   }
 }

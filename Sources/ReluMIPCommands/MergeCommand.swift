@@ -34,7 +34,10 @@ struct MergeCommand: ParsableCommand {
   @Argument(help: ArgumentHelp("The shard result files.", valueName: "IN.jsonl"))
   var inputs: [String] = []
 
+  // Unconditional, like batch's: a value starting with "-" reaches the message of its parser
+  // (ExampleSelection, RadiusList) instead of reading as an option.
   @Option(
+    parsing: .unconditional,
     help: ArgumentHelp(
       "The expected examples (indices and ranges, e.g. 0..99), instead of the lists the records carry.",
       valueName: "spec"),
@@ -42,6 +45,7 @@ struct MergeCommand: ParsableCommand {
   var examples: ExampleSelection?
 
   @Option(
+    parsing: .unconditional,
     help: ArgumentHelp(
       "The expected radii, comma-separated (with --examples).", valueName: "d1,d2,…"),
     transform: { try RadiusList.parse($0) })
@@ -51,6 +55,7 @@ struct MergeCommand: ParsableCommand {
   var norm: PerturbationNorm?
 
   @Option(
+    parsing: .unconditional,
     help: ArgumentHelp(
       "The expected target choice (with --examples; default: each one the files hold).",
       valueName: "runner-up|all|LABEL"))

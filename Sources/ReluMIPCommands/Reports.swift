@@ -64,8 +64,11 @@ struct VerifyReport: Encodable {
 
 /// The report a person reads.
 enum HumanReport {
+  /// `layersFromBounds`: the layer table from bounds alone (`Verifier.layerStatistics`) and the
+  /// bound method, shown when the run built no MILP.
   static func render(
-    report: VerifyReport, network: Network, center: [Double], imageShape: [Int]
+    report: VerifyReport, network: Network, center: [Double], imageShape: [Int],
+    layersFromBounds: (rows: [LayerStatistics], method: BoundMethod)? = nil
   ) -> String {
     let result = report.result
     var lines: [String] = []
@@ -74,7 +77,16 @@ enum HumanReport {
       "Property: \(report.norm.symbol) ball of radius \(report.delta) ∩ box, "
         + "maximise output[target] − output[\(result.label)]")
     lines.append("")
-    lines.append(layerTable(result.statistics))
+    if result.statistics.isEmpty, let layersFromBounds {
+      lines.append(layerTable(layersFromBounds.rows))
+      lines.append(
+        "No MILP over the whole region was built (settled by \(result.settledBy.rawValue)): "
+          + "Active, Inactive and")
+      lines.append(
+        "Unstable count neurons by \(layersFromBounds.method.rawValue) bounds over the region.")
+    } else {
+      lines.append(layerTable(result.statistics))
+    }
     lines.append("")
     let verdictLine: String
     switch result.verdict {
@@ -122,11 +134,12 @@ enum HumanReport {
       "Layer", "Output", "Variables", "Constraints", "Binaries", "Active", "Inactive", "Unstable",
     ]
     var rows = [header]
+    // "-" where no MILP was built to count.
+    func count(_ value: Int?) -> String { value.map(String.init) ?? "-" }
     for row in statistics {
       rows.append([
-        row.name, "(\(row.outputSize))", "\(row.variables)", "\(row.constraints)",
-        "\(row.binaries)",
-        "\(row.stableActive)", "\(row.stableInactive)", "\(row.unstable)",
+        row.name, "(\(row.outputSize))", count(row.variables), count(row.constraints),
+        count(row.binaries), "\(row.stableActive)", "\(row.stableInactive)", "\(row.unstable)",
       ])
     }
     return table(rows)

@@ -22,7 +22,9 @@ struct VNNLibCommand: ParsableCommand {
   @Argument(help: "The property: a VNN-LIB file.")
   var property: String
 
-  @Option(help: "Wall-clock limit in seconds; past it the answer is timeout.")
+  // Unconditional, so that `--timeout -5` reaches validate() (see SearchOptions).
+  @Option(
+    parsing: .unconditional, help: "Wall-clock limit in seconds; past it the answer is timeout.")
   var timeout: Double?
 
   @Option(help: "Also write the result to this file (replaced whole, never left half-written).")

@@ -42,24 +42,58 @@ struct ClipArgument: ExpressibleByArgument {
   }
 }
 
+/// `--label-names a,b,c`: the name of each label, in label order.
+struct LabelNamesArgument: ExpressibleByArgument {
+  var names: [String]
+
+  init?(argument: String) {
+    names = argument.split(separator: ",", omittingEmptySubsequences: false).map {
+      $0.trimmingCharacters(in: .whitespaces)
+    }
+    guard !names.contains(where: \.isEmpty) else { return nil }
+  }
+
+  /// The names, once their count is known to match the network's outputs (a usage error if not:
+  /// a name given to the wrong label would mislead).
+  func checked(outputs: Int) throws -> [String] {
+    guard names.count == outputs else {
+      throw ValidationError(
+        "--label-names gives \(names.count) names, but the network has \(outputs) outputs (one name per label)"
+      )
+    }
+    return names
+  }
+
+  static let help = ArgumentHelp(
+    "The labels' names in label order, comma-separated (e.g. T-shirt/top,Trouser,…), written after the label numbers on counterexample pictures.",
+    valueName: "name0,name1,…")
+}
+
 /// The options every verification command shares besides the norm and the radii: the target,
 /// the box and the solver's limits.
+///
+/// Options whose value may start with a minus sign (a number, a box like -1,1) parse their next
+/// argument unconditionally: by default `--delta -1` reads "-1" as an option and fails with
+/// "missing value", and the user never sees what validation would say about a negative radius.
 struct SearchOptions: ParsableArguments {
   // Optional, with the defaults in the help text: the argument types print themselves poorly as
   // default values.
   @Option(
+    parsing: .unconditional,
     help: ArgumentHelp(
       "The wrong label to reach: runner-up (the second-highest output; verify's default), all (any other label; batch's default, since only it gives verified robust accuracy), or a label.",
       valueName: "runner-up|all|LABEL"))
   var target: TargetArgument?
 
   @Option(
+    parsing: .unconditional,
     help: ArgumentHelp(
       "The box intersected with the ball: lo,hi for every input (default 0,1), or none.",
       valueName: "lo,hi|none"))
   var clip: ClipArgument?
 
   @Option(
+    parsing: .unconditional,
     help: "Wall-clock limit in seconds for each verification; past it the answer is unknown.")
   var timeLimit: Double?
 
@@ -102,6 +136,7 @@ struct EngineOptions: ParsableArguments {
   var bounds: BoundMethod = .symbolic
 
   @Option(
+    parsing: .unconditional,
     help: ArgumentHelp(
       "The most memory GLPK's branch-and-cut tree may use per verification, in MiB; past it the answer is unknown.",
       valueName: "MiB"))
@@ -151,7 +186,7 @@ struct PropertyOptions: ParsableArguments {
   @Option(help: "The perturbation norm: l1 or linf.")
   var norm: PerturbationNorm
 
-  @Option(help: "The radius of the ball around the example (≥ 0).")
+  @Option(parsing: .unconditional, help: "The radius of the ball around the example (≥ 0).")
   var delta: Double
 
   @OptionGroup var search: SearchOptions
@@ -181,7 +216,7 @@ struct VerifyCommand: ParsableCommand {
   @Option(help: "The examples: a .npy, IDX (.gz or not) or CSV file with one example per row.")
   var images: String
 
-  @Option(help: "The index of the example in the images file.")
+  @Option(parsing: .unconditional, help: "The index of the example in the images file.")
   var example: Int = 0
 
   @OptionGroup var property: PropertyOptions
@@ -217,6 +252,9 @@ struct VerifyCommand: ParsableCommand {
       valueName: "file.png"))
   var saveImage: String?
 
+  @Option(help: LabelNamesArgument.help)
+  var labelNames: LabelNamesArgument?
+
   func validate() throws {
     guard example >= 0 else { throw ValidationError("--example must be ≥ 0") }
     guard !(maximize && minimizeDistance) else {
@@ -233,6 +271,7 @@ struct VerifyCommand: ParsableCommand {
       center: center, norm: property.norm, radius: property.delta, box: property.search.box)
     let verifier = try Verifier(network: network)
     _ = try verifier.targets(for: region, choice: property.search.targetChoice())
+    let names = try labelNames?.checked(outputs: network.outputSize)
     if verbose {
       FileHandle.standardError.write(Data("verifying example \(example) of \(images)\n".utf8))
     }
@@ -251,14 +290,26 @@ struct VerifyCommand: ParsableCommand {
     if json {
       print(try report.jsonString())
     } else {
+      // A run the attack or input splitting settled built no MILP, and its table would be
+      // empty; the bounds a MILP would start from still show the layers and how many of their
+      // neurons the region leaves unstable, i.e. how hard a proof would be. Interval or symbolic
+      // bounds (never LP tightening, which costs seconds), for milliseconds after the verdict.
+      var layersFromBounds: (rows: [LayerStatistics], method: BoundMethod)?
+      if result.statistics.isEmpty {
+        let method: BoundMethod = property.search.engine.bounds == .interval ? .interval : .symbolic
+        layersFromBounds = (
+          try verifier.layerStatistics(region: region, boundMethod: method), method
+        )
+      }
       print(
         HumanReport.render(
           report: report, network: verifier.network, center: center,
-          imageShape: network.inputShape))
+          imageShape: network.inputShape, layersFromBounds: layersFromBounds))
     }
     if let saveImage {
       try CounterexamplePictureFile.save(
-        to: saveImage, center: center, result: result, inputShape: network.inputShape)
+        to: saveImage, center: center, result: result, network: verifier.network,
+        norm: property.norm, labelNames: names)
     }
     throw ExitCode(report.exitCode)
   }

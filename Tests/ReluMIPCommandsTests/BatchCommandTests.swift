@@ -255,6 +255,10 @@ struct BatchOptionTests {
     #expect(run.status == VerificationExitCode.counterexample, "\(run.stderr)")
     let data = try #require(FileManager.default.contents(atPath: png))
     #expect(Array(data.prefix(8)) == PNGImage.signature)
+    // Captioned: taller than the three 28×28 panels at scale 4 with their margins (IHDR's
+    // height, big-endian after the signature, the chunk length and type, and the width).
+    let height = Array(data)[20..<24].reduce(0) { $0 << 8 | Int($1) }
+    #expect(height > 28 * 4 + 2 * 8, "\(height)")
     let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
     #expect(files.filter { !$0.hasPrefix("verify.") } == ["cex.png"], "no temporary file left")
   }

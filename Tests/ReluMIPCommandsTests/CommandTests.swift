@@ -98,6 +98,65 @@ struct CommandParsingTests {
     #expect(!message.isEmpty)
   }
 
+  /// A negative number given as its own argument, the way people type it.
+  struct NegativeValue: Sendable, CustomTestStringConvertible {
+    var arguments: [String]
+    var message: String
+    var testDescription: String { arguments.joined(separator: " ") }
+  }
+
+  static let missingFile = "/nonexistent/relumip-\(UUID().uuidString)"
+  static let batchBase = [
+    "batch", Shipped.model, "--images", Shipped.images, "--examples", "0", "--norm", "linf",
+    "--out", missingFile + ".jsonl",
+  ]
+
+  /// Argument-parser reads "-1" after an option as another option by default and reports a
+  /// missing value; these options take it as their value, so the user reads what is wrong with
+  /// it.
+  @Test(arguments: [
+    NegativeValue(
+      arguments: base + ["--delta", "-1"], message: "--delta must be a finite number ≥ 0"),
+    NegativeValue(
+      arguments: base + ["--delta", "1", "--time-limit", "-5"], message: "--time-limit must be"),
+    NegativeValue(
+      arguments: base + ["--delta", "1", "--example", "-1"], message: "--example must be"),
+    NegativeValue(
+      arguments: base + ["--delta", "1", "--memory-limit", "-5"], message: "--memory-limit must be"),
+    NegativeValue(arguments: batchBase + ["--delta", "-1"], message: "'-1' is not a radius"),
+    NegativeValue(arguments: batchBase + ["--delta", "0.5,-1"], message: "'-1' is not a radius"),
+    NegativeValue(
+      arguments: batchBase + ["--delta", "1", "--jobs", "-2"], message: "--jobs must be"),
+    NegativeValue(
+      arguments: ["vnnlib", Shipped.model, missingFile + ".vnnlib", "--timeout", "-5"],
+      message: "--timeout must be"),
+    NegativeValue(
+      arguments: [
+        "merge", missingFile + ".jsonl", missingFile + "-1.jsonl", "--examples", "0", "--delta",
+        "-1",
+      ], message: "'-1' is not a radius"),
+  ])
+  func negativeNumbersReachValidation(_ value: NegativeValue) {
+    let (code, message) = exitCode(value.arguments)
+    #expect(code == VerificationExitCode.usage, "exit \(code), \(message)")
+    #expect(message.contains(value.message), "\(message)")
+    #expect(!message.contains("Missing value"), "\(message)")
+  }
+
+  @Test func aBoxBelowZeroParses() throws {
+    let parsed = try ReluMIPCommand.parseAsRoot(Self.base + ["--delta", "1", "--clip", "-1,1"])
+    let command = try #require(parsed as? VerifyCommand)
+    let box = try #require(command.property.search.box)
+    #expect(box.0 == -1 && box.1 == 1)
+  }
+
+  @Test func labelNamesMustNameEveryLabel() {
+    let (code, message) = exitCode(
+      Self.base + ["--delta", "0.001", "--label-names", "a,b,c"])
+    #expect(code == VerificationExitCode.usage, "\(message)")
+    #expect(message.contains("3 names") && message.contains("10 outputs"), "\(message)")
+  }
+
   @Test func badNormIsAUsageError() {
     let (code, message) = exitCode([
       "verify", Shipped.model, "--images", Shipped.images, "--norm", "l2", "--delta", "1",
@@ -369,6 +428,27 @@ struct ExecutableTests {
     #expect(run.status == VerificationExitCode.counterexample)
     #expect(run.stdout.contains("COUNTEREXAMPLE"))
     #expect(run.stdout.contains("difference"))  // the image panels
+  }
+
+  @Test func aRunTheAttackSettlesStillShowsTheLayers() throws {
+    let run = try Relumip.run([
+      "verify", Shipped.model, "--images", Shipped.images, "--example", "0", "--norm", "linf",
+      "--delta", "0.2",
+    ])
+    #expect(run.status == VerificationExitCode.counterexample, "stderr: \(run.stderr)")
+    try #require(run.stdout.contains("settled by:      attack"), "\(run.stdout)")
+    let lines = run.stdout.split(separator: "\n").map(String.init)
+    #expect(lines.contains { $0.hasPrefix("input") && $0.contains("(784)") }, "\(run.stdout)")
+    let layers = lines.filter { $0.hasPrefix("dense") }
+    try #require(layers.count == 2, "\(run.stdout)")
+    for layer in layers {
+      let fields = layer.split(separator: " ")
+      // dense K + relu (50) - - - ACTIVE INACTIVE UNSTABLE: no MILP, neurons from bounds.
+      try #require(fields.count == 11, "\(layer)")
+      #expect(fields[4] == "(50)" && fields[5...7].allSatisfy { $0 == "-" }, "\(layer)")
+      #expect(fields[8...].compactMap { Int($0) }.reduce(0, +) == 50, "\(layer)")
+    }
+    #expect(run.stdout.contains("symbolic bounds"), "\(run.stdout)")
   }
 
   @Test func timeLimitGivesUnknown() throws {

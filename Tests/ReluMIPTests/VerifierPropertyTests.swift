@@ -270,7 +270,30 @@ struct VerifierPropertyTests {
       #expect(row.stableActive + row.stableInactive + row.unstable == size)
       #expect(row.binaries == row.unstable)
     }
-    #expect(result.binaries == result.statistics.reduce(0) { $0 + $1.binaries })
+    #expect(result.binaries == result.statistics.reduce(0) { $0 + ($1.binaries ?? 0) })
     #expect(result.timings.total >= result.timings.bounds)
+  }
+
+  /// The table a report shows for a run that built no MILP counts what the MILP would have
+  /// started from: the same bounds give the same stable and unstable neurons.
+  @Test(arguments: [1, 2, 3, 4] as [UInt64])
+  func layerStatisticsFromBoundsMatchTheEncodings(seed: UInt64) throws {
+    let tiny = try TinyCase(seed: seed)
+    var options = VerificationOptions()
+    options.boundMethod = .interval
+    options.attack = false
+    options.linearRegionSearch = false
+    options.searchStrategy = .milp
+    let verifier = try Verifier(network: tiny.network)
+    let result = try verifier.verify(region: tiny.region, options: options)
+    let fromBounds = try verifier.layerStatistics(region: tiny.region, boundMethod: .interval)
+    try #require(fromBounds.map(\.name) == result.statistics.map(\.name), "\(tiny)")
+    for (row, encoded) in zip(fromBounds, result.statistics) {
+      #expect(row.outputSize == encoded.outputSize, "\(row.name)")
+      #expect(row.stableActive == encoded.stableActive, "\(row.name)")
+      #expect(row.stableInactive == encoded.stableInactive, "\(row.name)")
+      #expect(row.unstable == encoded.unstable, "\(row.name)")
+      #expect(row.variables == nil && row.constraints == nil && row.binaries == nil)
+    }
   }
 }

@@ -27,6 +27,8 @@ public struct BatchConfiguration: Sendable {
   /// Where to write a PNG picture of each counterexample, and the examples' image size.
   public var pictureDirectory: String?
   public var imageSize: (height: Int, width: Int)?
+  /// The name of each label, for the pictures' captions.
+  public var labelNames: [String]?
   /// The shard this run is, recorded on every line (`batch --shard`).
   public var shard: BatchShardSpec?
 
@@ -116,9 +118,12 @@ public final class BatchRunner: Sendable {
       {
         let path = (directory as NSString).appendingPathComponent(Self.pictureName(key))
         do {
+          let caption = CounterexamplePicture.Caption(
+            center: center, counterexample: counterexample, network: verifier.network,
+            norm: configuration.norm, labelNames: configuration.labelNames)
           try CounterexamplePicture.make(
             original: center, counterexample: counterexample.input, height: size.height,
-            width: size.width
+            width: size.width, caption: caption
           ).write(to: path)
           record.image = path
         } catch {

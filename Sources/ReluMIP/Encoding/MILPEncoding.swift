@@ -22,9 +22,11 @@ enum NeuronEncoding: Sendable, Equatable {
 public struct LayerStatistics: Sendable, Equatable, Codable {
   public var name: String
   public var outputSize: Int
-  public var variables: Int
-  public var constraints: Int
-  public var binaries: Int
+  /// The layer's columns, rows and binaries in the MILP; nil in a table from bounds alone
+  /// (`Verifier.layerStatistics(region:boundMethod:)`), for a run that built no MILP.
+  public var variables: Int?
+  public var constraints: Int?
+  public var binaries: Int?
   public var stableActive: Int
   public var stableInactive: Int
   public var unstable: Int
@@ -38,6 +40,9 @@ public struct LayerStatistics: Sendable, Equatable, Codable {
     case stableInactive = "stable_inactive"
     case unstable
   }
+
+  /// The name of hidden layer `index` (from 0) in every table.
+  static func hiddenLayerName(_ index: Int) -> String { "dense \(index + 1) + relu" }
 }
 
 /// An affine expression over MILP columns: `constant + Σ coefficient·column`.
@@ -271,7 +276,7 @@ final class MILPEncoding {
       previous = outputs
       statistics.append(
         LayerStatistics(
-          name: "dense \(k + 1) + relu", outputSize: layer.outputSize,
+          name: LayerStatistics.hiddenLayerName(k), outputSize: layer.outputSize,
           variables: problem.numberOfColumns - columnsBefore,
           constraints: problem.numberOfRows - rowsBefore,
           binaries: encodings.filter { if case .unstable = $0 { true } else { false } }.count,

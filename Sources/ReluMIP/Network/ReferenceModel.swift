@@ -98,13 +98,33 @@ public struct ReferenceModel: Sendable, Equatable {
   /// What the model file outputs for `logits`: the logits themselves, or the transform after
   /// them.
   public func modelOutputs(logits: [Double]) -> [Double] {
-    guard let outputTransform, let largest = logits.max(), largest.isFinite else { return logits }
+    guard let outputTransform, let logProbabilities = Self.logSoftmax(logits) else {
+      return logits
+    }
+    switch outputTransform.kind {
+    case .softmax: return logProbabilities.map { $0.exponential }
+    case .logSoftmax: return logProbabilities
+    }
+  }
+
+  /// The probability of each label at `logits`, the usual reading of a classifier's outputs as
+  /// confidences: the softmax of the logits, which is what a model ending in Softmax outputs
+  /// (and what a final LogSoftmax's outputs are the logarithms of). NaN if the largest logit is
+  /// not finite.
+  public func probabilities(logits: [Double]) -> [Double] {
+    guard let logProbabilities = Self.logSoftmax(logits) else {
+      return logits.map { _ in .nan }
+    }
+    return logProbabilities.map { $0.exponential }
+  }
+
+  /// log softmax(`logits`), computed from the logits less their largest, so that no exponential
+  /// overflows; nil if the largest logit is not finite.
+  private static func logSoftmax(_ logits: [Double]) -> [Double]? {
+    guard let largest = logits.max(), largest.isFinite else { return nil }
     let shifted = logits.map { $0 - largest }
     let logSum = shifted.map { $0.exponential }.reduce(0, +).logarithm
-    switch outputTransform.kind {
-    case .softmax: return shifted.map { ($0 - logSum).exponential }
-    case .logSoftmax: return shifted.map { $0 - logSum }
-    }
+    return shifted.map { $0 - logSum }
   }
 
   private static func run<Value: BinaryFloatingPoint>(

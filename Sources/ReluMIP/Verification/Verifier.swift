@@ -76,6 +76,42 @@ public struct Verifier: Sendable {
     return (label, others)
   }
 
+  /// The layer table of `region` without a MILP: the input and each hidden layer, with its
+  /// neurons counted as stably active, stably inactive or unstable by `boundMethod`'s bounds over
+  /// the region, and no MILP counts (nil). For the report of a run that built no MILP (the
+  /// attack or input splitting settled it), which would otherwise show no layers at all;
+  /// interval and symbolic bounds take milliseconds, LP tightening seconds.
+  public func layerStatistics(region: InputRegion, boundMethod: BoundMethod) throws
+    -> [LayerStatistics]
+  {
+    guard region.dimension == network.inputSize else {
+      throw PropertyError.centerSizeMismatch(expected: network.inputSize, found: region.dimension)
+    }
+    var bounds =
+      boundMethod == .interval
+      ? IntervalBounds.compute(network: network, region: region)
+      : SymbolicBounds.compute(network: network, region: region).bounds
+    if boundMethod == .lp {
+      bounds = try LPBoundTightening.tighten(
+        network: network, region: region, bounds: bounds,
+        dropThreshold: VerificationOptions().dropThreshold, deadline: nil)
+    }
+    var rows = [
+      LayerStatistics(
+        name: "input", outputSize: network.inputSize, variables: nil, constraints: nil,
+        binaries: nil, stableActive: 0, stableInactive: 0, unstable: 0)
+    ]
+    for k in network.layers.indices where network.layers[k].activation == .relu {
+      let layer = bounds.layers[k]
+      rows.append(
+        LayerStatistics(
+          name: LayerStatistics.hiddenLayerName(k), outputSize: layer.count, variables: nil,
+          constraints: nil, binaries: nil, stableActive: layer.activeCount,
+          stableInactive: layer.inactiveCount, unstable: layer.unstableCount))
+    }
+    return rows
+  }
+
   /// Checks the property's inputs before any work: sizes, the label and the target.
   public func targets(for region: InputRegion, choice: TargetChoice) throws -> (
     label: Int, targets: [Int]
