@@ -19,6 +19,8 @@
 #   --linf LIST       L∞ radii (default 0.002,0.005,0.01); empty to skip
 #   --l1 LIST         L1 radii (default 0.25,1,2,4,8); empty to skip
 #   --no-run          only summarize and plot what the result files hold
+#   --publish DIR     also copy summary.txt and robustness.png into DIR (the README shows
+#                     docs/fashion-test-set/, written this way)
 #
 # The Slurm variant of the same run: Scripts/slurm/fashion_test_set.sh.
 set -euo pipefail
@@ -31,6 +33,7 @@ time_limit=60
 linf="0.002,0.005,0.01"
 l1="0.25,1,2,4,8"
 run=true
+publish=""
 usage() {
   sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
   exit "${1:-64}"
@@ -44,6 +47,7 @@ while [ $# -gt 0 ]; do
     --linf) linf=${2-}; shift 2 ;;
     --l1) l1=${2-}; shift 2 ;;
     --no-run) run=false; shift ;;
+    --publish) publish=${2:?}; shift 2 ;;
     -h | --help) usage 0 ;;
     *) echo "error: unknown option $1" >&2; usage ;;
   esac
@@ -95,3 +99,8 @@ mv "$dir/summary.txt.tmp" "$dir/summary.txt"
 python3 Scripts/plot_results.py "${files[@]}" --out "$dir/robustness.png" \
   --title "Fashion-MNIST MLP 784-50-50-10, test set: verified robust accuracy"
 cat "$dir/summary.txt"
+if [ -n "$publish" ]; then
+  mkdir -p "$publish"
+  cp "$dir/summary.txt" "$dir/robustness.png" "$publish/"
+  echo "copied summary.txt and robustness.png to $publish" >&2
+fi

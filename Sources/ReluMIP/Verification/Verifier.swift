@@ -156,9 +156,9 @@ public struct Verifier: Sendable {
       reason: found.reason, cause: found.cause)
   }
 
-  /// Decides whether any input of the region reaches any of the goals: the attack on each goal
-  /// first, then bounds computed once for the region, then the search for each goal in turn,
-  /// stopping at the first re-checked counterexample.
+  /// Decides whether any input of the region reaches any of the goals: bounds computed once for
+  /// the region (which may rule every goal out), then the attack, the linear-region walk and the
+  /// search on each goal they leave open in turn, stopping at the first re-checked counterexample.
   public func search(
     region: InputRegion, goals: [OutputGoal], options: VerificationOptions = VerificationOptions()
   ) throws -> GoalSearchResult {
@@ -210,9 +210,10 @@ public struct Verifier: Sendable {
       ? Array(goals.indices) : goals.indices.filter { goalBounds[$0] > -options.robustTolerance }
     var encodingOptions = MILPEncoding.Options()
     encodingOptions.dropThreshold = options.dropThreshold
-    var encoding = try MILPEncoding(
-      network: network, region: region, bounds: cheapBounds, options: encodingOptions)
     if openGoals.isEmpty {
+      // The encoding is built for its statistics only (the layer table of the model proven).
+      let encoding = try MILPEncoding(
+        network: network, region: region, bounds: cheapBounds, options: encodingOptions)
       timings.total = seconds(clock.now - start)
       return GoalSearchResult(
         verdict: .robust, reachedGoal: nil, goalsSearched: Array(goals.indices),
@@ -232,7 +233,7 @@ public struct Verifier: Sendable {
         return GoalSearchResult(
           verdict: .counterexample, reachedGoal: index, goalsSearched: [index],
           counterexample: found, objective: margin, bound: nil, nodes: 0, binaries: 0,
-          settledBy: .attack, timings: timings, statistics: encoding.statistics, reason: nil)
+          settledBy: .attack, timings: timings, statistics: [], reason: nil)
       }
     }
 
@@ -245,6 +246,9 @@ public struct Verifier: Sendable {
       result.timings = timings
       return result
     }
+
+    var encoding = try MILPEncoding(
+      network: network, region: region, bounds: cheapBounds, options: encodingOptions)
 
     // Counterexamples the attack missed are often a few linear regions away from its best point
     // or from the LP's; walking there costs a few LPs, far less than tightening the bounds.
