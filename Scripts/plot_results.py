@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
             radii += deltas
             verified = [100 * p[1] for p in points]
             upper = [100 * p[2] for p in points]
-            count = min(p[3] for p in points)
+            counts = [p[3] for p in points]
+            count = max(counts)
             suffix = "" if target == "all" else f", target {target}"
             # Robust against one label is not verified robust accuracy: a third label may win.
             lower = "verified" if target == "all" else f"robust vs {target} only (not verified)"
@@ -109,6 +110,11 @@ def main(argv: list[str] | None = None) -> int:
             axes.plot(deltas, upper, "v--", color=color, alpha=0.8,
                       label=f"{name}{suffix}: upper bound (counterexamples found)")
             axes.fill_between(deltas, verified, upper, color=color, alpha=0.12)
+            # A radius with fewer instances (a run still going) says how many it has.
+            for delta, value, n in zip(deltas, verified, counts):
+                if n < count:
+                    axes.annotate(f"n={n}", (delta, value), textcoords="offset points",
+                                  xytext=(4, 6), fontsize="x-small", color=color)
         positive = [r for r in radii if r > 0]
         if positive and max(positive) / min(positive) >= 10:
             axes.set_xscale("log")
