@@ -132,7 +132,8 @@ public enum ONNXReader {
     "Dropout", "Squeeze", "Unsqueeze", "Constant", "Softmax (final)", "LogSoftmax (final)",
   ]
 
-  /// Reads the ONNX file at `path`.
+  /// Reads the ONNX file at `path`, and the external data files its tensors name, which must be
+  /// in the same folder or below it (see `ExternalTensorData`).
   public static func read(path: String) throws -> Network {
     let data: Data
     do {
@@ -140,12 +141,20 @@ public enum ONNXReader {
     } catch let error as InputFileError {
       throw ModelError(file: path, reason: error.description)
     }
-    return try parse(data, file: path)
+    return try parse(
+      data, file: path, folder: URL(fileURLWithPath: path).deletingLastPathComponent())
   }
 
-  /// Reads a network from the bytes of an ONNX file; `file` names it in errors.
+  /// Reads a network from the bytes of an ONNX file; `file` names it in errors. A model whose
+  /// tensors are in external data files is refused: bytes have no folder to find them in.
   public static func parse(_ data: Data, file: String) throws -> Network {
-    let model: Onnx_ModelProto
+    try parse(data, file: file, folder: nil)
+  }
+
+  /// Reads a network from the bytes of an ONNX file, with the external data files its tensors
+  /// name read from `folder` (refused if it is nil).
+  static func parse(_ data: Data, file: String, folder: URL?) throws -> Network {
+    var model: Onnx_ModelProto
     do {
       model = try Onnx_ModelProto(serializedBytes: data)
     } catch {
@@ -154,6 +163,8 @@ public enum ONNXReader {
       )
     }
     guard model.hasGraph else { throw ModelError(file: file, reason: "the model has no graph") }
+    var external = ExternalTensorData(file: file, folder: folder)
+    try external.load(into: &model.graph)
     var interpreter = GraphInterpreter(file: file, graph: model.graph)
     return try interpreter.run()
   }
@@ -176,6 +187,11 @@ public enum ONNXReader {
       }
     }
     return count
+  }
+
+  /// Why a tensor of `dataType` is refused.
+  static func unsupportedType(_ dataType: Int32) -> String {
+    "data type \(dataType) is not supported (float, double, int32, int64 are)"
   }
 
   /// How many values `tensor`'s data holds, and how: the bytes of one value in raw_data and the
@@ -734,15 +750,16 @@ struct GraphInterpreter {
     func fail(_ reason: String) -> ModelError {
       ModelError(file: file, location: what, reason: reason)
     }
-    if tensor.dataLocation == .external || !tensor.externalData.isEmpty {
-      throw fail("external tensor data is not supported (save the model with its weights inside)")
+    // `ExternalTensorData` has read every external tensor the reader decodes into raw_data.
+    if ExternalTensorData.isExternal(tensor) {
+      throw fail("its external data was not read")
     }
     guard tensor.dims.allSatisfy({ $0 >= 0 }) else {
       throw fail("invalid dimensions \(tensor.dims)")
     }
     let shape = tensor.dims.map { Int($0) }
     guard let stored = ONNXReader.storedValues(tensor) else {
-      throw fail("data type \(tensor.dataType) is not supported (float, double, int32, int64 are)")
+      throw fail(ONNXReader.unsupportedType(tensor.dataType))
     }
     // The dims are only a claim: the values come from the data the tensor holds, and a claim
     // that differs from it is refused before anything is allocated from either.
