@@ -7,7 +7,9 @@ others). The graphs imitate what common exporters emit: Gemm with and without
 transposes / alpha / beta, MatMul+Add (PyTorch, Keras), input normalisation
 (Mul/Sub/Div by constants), Flatten, Reshape with a Constant shape, Identity,
 a trailing Softmax / LogSoftmax, dynamic batch dimensions, raw_data versus
-typed (float_data / double_data) initializers, float32 and float64.
+typed (float_data / double_data) initializers, float32 and float64, and
+weights in an external data file beside the graph (as PyTorch 2's dynamo
+exporter writes them).
 
 Alongside the .onnx files an ``expected.json`` maps each file name to
 
@@ -24,6 +26,11 @@ Alongside the .onnx files an ``expected.json`` maps each file name to
   must reject the file with an error whose message contains that string
   (``""`` = any error; used for the truncated file, whose message depends on
   the protobuf reader).
+
+A valid fixture whose spec sets ``external_data`` is saved with its
+initializers in ``NAME.data`` beside ``NAME`` (``expected.json`` records the
+file as ``"external_data"``); onnxruntime must give the same outputs from the
+saved pair as from the model held in memory.
 
 Usage::
 
@@ -290,6 +297,27 @@ def gemm_only(rng):
                        note="4-3, one Gemm and no hidden layer (a linear classifier), float32")
 
 
+def external_data(rng):
+    W0, b0 = weights(rng, 8, 6), bias(rng, 8)
+    W1, b1 = weights(rng, 5, 8), bias(rng, 5)
+    W2, b2 = weights(rng, 3, 5), bias(rng, 3)
+    nodes = [
+        helper.make_node("Gemm", ["input", "W0", "b0"], ["z0"], transB=1),
+        helper.make_node("Relu", ["z0"], ["a0"]),
+        helper.make_node("Gemm", ["a0", "W1", "b1"], ["z1"], transB=1),
+        helper.make_node("Relu", ["z1"], ["a1"]),
+        helper.make_node("Gemm", ["a1", "W2", "b2"], ["output"], transB=1),
+    ]
+    inits = [tensor(n, a, F32) for n, a in
+             (("W0", W0), ("b0", b0), ("W1", W1), ("b1", b1), ("W2", W2), ("b2", b2))]
+    model = make_model(nodes, "external_data", [value_info("input", F32, ["N", 6])],
+                       [value_info("output", F32, ["N", 3])], inits)
+    return model, dict(input_shape=[1, 6], external_data=True,
+                       note="6-8-5-3 Gemm+Relu MLP, float32, every initializer in external_data.onnx.data "
+                            "(data_location EXTERNAL with location, offset and length), as PyTorch 2's "
+                            "dynamo exporter saves weights")
+
+
 VALID: Dict[str, Callable] = {
     "gemm_f32_raw.onnx": gemm_f32_raw,
     "gemm_f64_typed.onnx": gemm_f64_typed,
@@ -302,6 +330,7 @@ VALID: Dict[str, Callable] = {
     "logsoftmax_end.onnx": logsoftmax_end,
     "tiny_mlp.onnx": tiny_mlp,
     "gemm_only.onnx": gemm_only,
+    "external_data.onnx": external_data,
 }
 
 
@@ -372,6 +401,8 @@ def build_valid(name: str, builder: Callable, seed: int) -> tuple[onnx.ModelProt
         "outputs": [y.astype(np.float64).ravel().tolist() for y in outputs],
         "note": spec["note"],
     }
+    if spec.get("external_data"):
+        entry["external_data"] = name + ".data"
     if inner is not None:
         entry["graph_outputs"] = [run(model, x).astype(np.float64).ravel().tolist() for x in xs]
     # Dynamic batch sanity check: the whole batch at once gives the same outputs.
@@ -379,6 +410,23 @@ def build_valid(name: str, builder: Callable, seed: int) -> tuple[onnx.ModelProt
         batch = np.concatenate(xs, axis=0)
         np.testing.assert_allclose(run(model, batch, inner), np.concatenate(outputs, axis=0), rtol=0, atol=1e-5)
     return model, entry
+
+
+def save_external(model: onnx.ModelProto, path: Path, entry: dict) -> None:
+    """Save ``model`` with every initializer in ``entry["external_data"]`` beside ``path``, and
+    check that onnxruntime reads the pair back to the recorded outputs."""
+    data = path.parent / entry["external_data"]
+    data.unlink(missing_ok=True)  # onnx appends to an existing data file
+    model = onnx.ModelProto.FromString(model.SerializeToString())  # saving moves the data out
+    onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=data.name, size_threshold=0)
+    saved = onnx.load_model(str(path), load_external_data=False)
+    assert all(t.data_location == TensorProto.EXTERNAL for t in saved.graph.initializer)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for x, y in zip(entry["inputs"], entry["outputs"]):
+        x = np.asarray(x, np.float32).reshape(entry["input_shape"])
+        (out,) = sess.run(None, {sess.get_inputs()[0].name: x})
+        np.testing.assert_array_equal(np.asarray(out, np.float64).ravel(), np.asarray(y))
 
 
 def format_expected(expected: Dict[str, dict]) -> str:
@@ -416,7 +464,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     for k, (name, builder) in enumerate(VALID.items()):
         model, entry = build_valid(name, builder, args.seed + k)
-        onnx.save_model(model, str(out / name))
+        if "external_data" in entry:
+            save_external(model, out / name, entry)
+        else:
+            onnx.save_model(model, str(out / name))
         expected[name] = entry
 
     for k, (name, builder) in enumerate(INVALID.items()):
@@ -451,11 +502,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     }
 
     (out / "expected.json").write_text(format_expected(expected))
-    for name in sorted(expected):
+    files = sorted(list(expected) + [e["external_data"] for e in expected.values() if "external_data" in e])
+    for name in files:
         size = (out / name).stat().st_size
         if size > MAX_FILE_BYTES:
             raise AssertionError(f"{name} is {size} bytes (> {MAX_FILE_BYTES})")
-        kind = "invalid" if "error_contains" in expected[name] else "valid"
+        kind = "data" if name not in expected else "invalid" if "error_contains" in expected[name] else "valid"
         print(f"{name:28s} {size:6d} bytes  {kind}")
     print(f"wrote {len(expected)} fixtures and expected.json to {out}")
     return 0
