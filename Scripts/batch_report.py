@@ -3,7 +3,7 @@
 
 Usage:
     python3 Scripts/batch_report.py results.jsonl [more.jsonl ...] [--slowest N]
-        [--wall-times wall_times.tsv]
+        [--wall-times wall_times.tsv] [--markdown]
 
 For each file, per norm and radius: the instances verified (misclassified examples are recorded,
 not verified), their summed time, and the share of instances that each stage settled
@@ -81,6 +81,34 @@ def report(path: Path, slowest: int) -> None:
     print()
 
 
+def markdown_table(paths: list[Path]) -> None:
+    """One Markdown row per norm and radius: the summary a README shows."""
+    print("| norm | δ | instances | robust | counterexample | unknown | misclassified "
+          "| verified robust accuracy | upper bound | median s | p90 s | max s "
+          "| settled by bounds / attack / LP point or walk / branch-and-cut |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for path in paths:
+        groups: dict[tuple[str, float], list[dict]] = defaultdict(list)
+        for record in read_records(path):
+            groups[(record["norm"], float(record["delta"]))].append(record)
+        for (norm, delta), group in sorted(groups.items()):
+            count = defaultdict(int)
+            for record in group:
+                count[record["result"]] += 1
+            n = len(group)
+            verified = [r for r in group if r["result"] not in ("misclassified", "error")]
+            times = [r["time_s"] or 0.0 for r in verified] or [0.0]
+            stages = [sum(1 for r in verified if r.get("settled_by") == stage) for stage in STAGES[:4]]
+            share = " / ".join(f"{100 * k / max(1, len(verified)):.1f}%" for k in stages)
+            name = "L∞" if norm == "linf" else "L1" if norm == "l1" else norm
+            print(f"| {name} | {delta:g} | {n} | {count['robust']} | {count['counterexample']} "
+                  f"| {count['unknown']} | {count['misclassified']} "
+                  f"| {100 * count['robust'] / n:.1f}% "
+                  f"| {100 * (1 - (count['counterexample'] + count['misclassified']) / n):.1f}% "
+                  f"| {percentile(times, 0.5):.3f} | {percentile(times, 0.9):.3f} "
+                  f"| {max(times):.1f} | {share} |")
+
+
 def wall_report(path: Path) -> None:
     """Instances per second per core from the wall-time log, per norm."""
     totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
@@ -103,7 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="+", type=Path, help="result files of relumip batch")
     parser.add_argument("--slowest", type=int, default=10, help="how many slowest instances")
     parser.add_argument("--wall-times", type=Path, help="the wall-time log of a run")
+    parser.add_argument("--markdown", action="store_true",
+                        help="print only a Markdown table of the runs, one row per radius")
     args = parser.parse_args(argv)
+    if args.markdown:
+        markdown_table(args.files)
+        return 0
     for path in args.files:
         report(path, args.slowest)
     if args.wall_times and args.wall_times.exists():
