@@ -369,10 +369,10 @@ enum CounterexamplePictureFile {
   /// counterexample, says so on stderr and writes nothing. Throws if the input is not
   /// image-shaped or the write fails.
   static func save(
-    to path: String, center: [Double], result: VerificationResult, network: Network,
+    to path: String, center: [Double], counterexample: Counterexample?, network: Network,
     norm: PerturbationNorm, labelNames: [String]?
   ) throws {
-    guard let counterexample = result.counterexample else {
+    guard let counterexample else {
       note("no counterexample, so no picture: \(path) not written")
       return
     }

@@ -281,6 +281,12 @@ struct VerifyCommand: ParsableCommand {
       let report = DistortionReport(
         model: model, example: example, norm: property.norm, result: result)
       print(json ? try report.jsonString() : report.text())
+      if let saveImage {
+        // The closest counterexample found: the one at the distance reported.
+        try CounterexamplePictureFile.save(
+          to: saveImage, center: center, counterexample: result.counterexample,
+          network: verifier.network, norm: property.norm, labelNames: names)
+      }
       throw ExitCode(report.exitCode)
     }
     let result = try verifier.verify(region: region, options: options())
@@ -308,7 +314,8 @@ struct VerifyCommand: ParsableCommand {
     }
     if let saveImage {
       try CounterexamplePictureFile.save(
-        to: saveImage, center: center, result: result, network: verifier.network,
+        to: saveImage, center: center, counterexample: result.counterexample,
+        network: verifier.network,
         norm: property.norm, labelNames: names)
     }
     throw ExitCode(report.exitCode)

@@ -262,6 +262,22 @@ struct BatchOptionTests {
     let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
     #expect(files.filter { !$0.hasPrefix("verify.") } == ["cex.png"], "no temporary file left")
   }
+
+  /// `--minimize-distance` draws the closest counterexample it found (it wrote nothing before).
+  @Test func minimizeDistanceSavesThePicture() throws {
+    let directory = try TemporaryFiles.makeDirectory("relumip-batch-cmd")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let png = directory.appendingPathComponent("closest.png").path
+    let run = try BatchFixtures.run(
+      [
+        "verify", BatchFixtures.model, "--images", BatchFixtures.images, "--example", "4",
+        "--norm", "linf", "--delta", "0.02", "--minimize-distance", "--json", "--save-image",
+        png,
+      ], in: directory, log: "verify")
+    #expect(run.status == VerificationExitCode.counterexample, "\(run.stderr)")
+    let data = try #require(FileManager.default.contents(atPath: png), "\(run.stderr)")
+    #expect(Array(data.prefix(8)) == PNGImage.signature)
+  }
 }
 
 @Suite("batch end to end: kill -9, resume, compare (subprocesses)")
