@@ -28,10 +28,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 dir="results/fashion-test-set"
 jobs=""
-examples="0..9999"
-time_limit=60
-linf="0.002,0.005,0.01"
-l1="0.25,1,2,4,8"
+source Scripts/fashion_test_set.defaults
 run=true
 publish=""
 usage() {

@@ -16,10 +16,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 shards=""
 dir=""
-examples="0..9999"
-time_limit=60
-linf="0.002,0.005,0.01"
-l1="0.25,1,2,4,8"
+source Scripts/fashion_test_set.defaults
 submit_options=()
 usage() {
   sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
