@@ -18,11 +18,12 @@ struct InfoCommand: ParsableCommand {
   static func describe(_ network: Network, path: String) -> String {
     var rows = [["Layer", "Inputs", "Outputs", "Activation", "Parameters", "Weights < 1e-9"]]
     for (index, layer) in network.layers.enumerated() {
-      let tiny = layer.weights.filter { $0 != 0 && abs($0) < 1e-9 }.count
+      let stored = layer.matrix.storedValues
+      let tiny = stored.filter { $0 != 0 && abs($0) < 1e-9 }.count
       rows.append([
         "dense \(index + 1)", "\(layer.inputSize)", "\(layer.outputSize)",
         layer.activation.rawValue,
-        "\(layer.weights.count + layer.bias.count)", "\(tiny)",
+        "\(stored.count + layer.bias.count)", "\(tiny)",
       ])
     }
     var lines = [

@@ -315,7 +315,7 @@ struct ReportTests {
     let text = HumanReport.render(
       report: report,
       network: try Network(layers: [
-        DenseLayer(
+        AffineLayer(
           inputSize: 2, outputSize: 6, weights: Array(repeating: 0, count: 12),
           bias: Array(repeating: 0, count: 6), activation: .identity)
       ]), center: [0.25, 0.25], imageShape: [2])

@@ -15,9 +15,9 @@ struct VNNLibFixtures {
 
   init() throws {
     directory = try TemporaryFiles.makeDirectory("relumip-vnnlib")
-    let hidden = try DenseLayer(
+    let hidden = try AffineLayer(
       inputSize: 2, outputSize: 2, weights: [1, 1, -1, -1], bias: [0, 0], activation: .relu)
-    let output = try DenseLayer(
+    let output = try AffineLayer(
       inputSize: 2, outputSize: 3, weights: [2, -1, -1, 1, 1, -1], bias: [0, 0, 0],
       activation: .identity)
     network = try Network(layers: [hidden, output])

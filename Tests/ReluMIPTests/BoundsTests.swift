@@ -128,9 +128,9 @@ struct BoundsSoundnessTests {
     // One neuron, w = (3, −1, 0.5), b = 0, center (0.5, 0.5, 0.5) where it is 1.25, L1 radius 0.8,
     // box [0, 1]: the maximum spends 0.5 raising x₀ (to the box) and 0.3 lowering x₁:
     // 1.25 + 1.5 + 0.3 = 3.05.
-    let layer = try DenseLayer(
+    let layer = try AffineLayer(
       inputSize: 3, outputSize: 1, weights: [3, -1, 0.5], bias: [0], activation: .relu)
-    let output = try DenseLayer(
+    let output = try AffineLayer(
       inputSize: 1, outputSize: 2, weights: [1, -1], bias: [0, 0], activation: .identity)
     let network = try Network(layers: [layer, output])
     let region = try InputRegion(center: [0.5, 0.5, 0.5], norm: .l1, radius: 0.8)

@@ -35,7 +35,7 @@ struct HostileNetworkTests {
     var layers = base.layers
     func rebuilt(_ index: Int, weights: [Double]? = nil, bias: [Double]? = nil) {
       let layer = layers[index]
-      layers[index] = try! DenseLayer(
+      layers[index] = try! AffineLayer(
         inputSize: layer.inputSize, outputSize: layer.outputSize,
         weights: weights ?? layer.weights, bias: bias ?? layer.bias, activation: layer.activation)
     }

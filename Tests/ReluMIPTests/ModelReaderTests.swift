@@ -14,11 +14,13 @@ struct ONNXFixture: Decodable {
   var tolerance: Double?
   var inputShape: [Int]?
   var errorContains: String?
+  /// The input's element type, `float32` or `float64`.
+  var dtype: String?
   /// onnxruntime's outputs of the whole graph (after a final Softmax), where they differ.
   var graphOutputs: [[Double]]?
 
   enum CodingKeys: String, CodingKey {
-    case note, inputs, outputs, tolerance
+    case note, inputs, outputs, tolerance, dtype
     case graphOutputs = "graph_outputs"
     case inputShape = "input_shape"
     case errorContains = "error_contains"
@@ -74,6 +76,19 @@ struct ONNXFixtureTests {
         #expect(
           a.isApproximatelyEqual(to: e, absoluteTolerance: tolerance, relativeTolerance: tolerance),
           "\(name) input \(index) output \(k): \(a) vs expected \(e) (tolerance \(tolerance))")
+      }
+      // The reference model (each operation as the file states it: MaxPool as a maximum, not
+      // as the searches' ReLU tree) agrees too, in double and in the file's float32.
+      let reference = network.reference.evaluate(input)
+      let float32 = network.reference.evaluateFloat32(input)
+      #expect((float32 == nil) == (fixture.dtype == "float64"), "\(name): precision")
+      for (k, e) in expected.enumerated() {
+        for (what, value) in [("reference", reference[k]), ("float32", float32?[k] ?? e)] {
+          #expect(
+            value.isApproximatelyEqual(
+              to: e, absoluteTolerance: tolerance, relativeTolerance: tolerance),
+            "\(name) input \(index) output \(k): \(what) \(value) vs expected \(e)")
+        }
       }
       // The encoding's normal form computes the same function.
       let normalized = try Verifier(network: network).network
@@ -181,28 +196,28 @@ struct ModelLoaderErrorTests {
 struct NetworkTests {
   @Test func denseLayerValidatesItsArguments() {
     #expect(throws: NetworkError.self) {
-      try DenseLayer(inputSize: 2, outputSize: 1, weights: [1], bias: [0], activation: .relu)
+      try AffineLayer(inputSize: 2, outputSize: 1, weights: [1], bias: [0], activation: .relu)
     }
     #expect(throws: NetworkError.self) {
-      try DenseLayer(inputSize: 1, outputSize: 1, weights: [1], bias: [0, 1], activation: .relu)
+      try AffineLayer(inputSize: 1, outputSize: 1, weights: [1], bias: [0, 1], activation: .relu)
     }
     #expect(throws: NetworkError.self) {
-      try DenseLayer(inputSize: 1, outputSize: 1, weights: [.nan], bias: [0], activation: .relu)
+      try AffineLayer(inputSize: 1, outputSize: 1, weights: [.nan], bias: [0], activation: .relu)
     }
     #expect(throws: NetworkError.self) {
-      try DenseLayer(
+      try AffineLayer(
         inputSize: 1, outputSize: 1, weights: [1], bias: [.infinity], activation: .relu)
     }
     #expect(throws: NetworkError.self) {
-      try DenseLayer(inputSize: 0, outputSize: 1, weights: [], bias: [0], activation: .relu)
+      try AffineLayer(inputSize: 0, outputSize: 1, weights: [], bias: [0], activation: .relu)
     }
   }
 
   @Test func networkChecksThatLayersChain() throws {
-    let a = try DenseLayer(
+    let a = try AffineLayer(
       inputSize: 2, outputSize: 3, weights: Array(repeating: 1, count: 6), bias: [0, 0, 0],
       activation: .relu)
-    let b = try DenseLayer(
+    let b = try AffineLayer(
       inputSize: 2, outputSize: 1, weights: [1, 1], bias: [0], activation: .identity)
     #expect(throws: NetworkError.layerSizesDoNotChain(layer: 1, expected: 3, found: 2)) {
       try Network(layers: [a, b])
@@ -213,9 +228,9 @@ struct NetworkTests {
 
   @Test func forwardPassByHand() throws {
     // y = relu([[1, -1], [2, 1]] x + [0, -1]); out = [1, -2] y + 0.5.
-    let hidden = try DenseLayer(
+    let hidden = try AffineLayer(
       inputSize: 2, outputSize: 2, weights: [1, -1, 2, 1], bias: [0, -1], activation: .relu)
-    let output = try DenseLayer(
+    let output = try AffineLayer(
       inputSize: 2, outputSize: 1, weights: [1, -2], bias: [0.5], activation: .identity)
     let network = try Network(layers: [hidden, output])
     // x = (1, 3): z = (-2, 4), y = (0, 4), out = -7.5.
@@ -226,7 +241,7 @@ struct NetworkTests {
   }
 
   @Test func predictedLabelTakesTheLowestIndexAmongTies() throws {
-    let layer = try DenseLayer(
+    let layer = try AffineLayer(
       inputSize: 1, outputSize: 3, weights: [0, 1, 1], bias: [0, 0, 0], activation: .identity)
     let network = try Network(layers: [layer])
     #expect(network.predictedLabel([2]) == 1)
@@ -237,8 +252,8 @@ struct NetworkTests {
     var generator = SplitMix64(seed: 99)
     // identity → relu → identity → identity: the affine layers are merged into their neighbours;
     // a network ending in a ReLU gets an identity output layer.
-    func layer(_ input: Int, _ output: Int, _ activation: Activation) throws -> DenseLayer {
-      try DenseLayer(
+    func layer(_ input: Int, _ output: Int, _ activation: Activation) throws -> AffineLayer {
+      try AffineLayer(
         inputSize: input, outputSize: output,
         weights: (0..<(input * output)).map { _ in generator.uniform(-1, 1) },
         bias: (0..<output).map { _ in generator.uniform(-1, 1) }, activation: activation)

@@ -153,22 +153,23 @@ struct ONNXSizeLimitTests {
   }
 
   @Test func layersWithoutWeightsShareOneBudget() throws {
-    // A ReLU straight after the input makes its diagonal dense: 4,096² = 2²⁴ values, all a file
-    // without weights may hold. Each layer alone once fitted, so a few dozen bytes of ReLUs
-    // could make the reader hold 128 MiB per node.
-    var one = GraphBuilder(input: [1, 4096])
-    one.node("Relu", ["x"], "y")
-    #expect(try one.network().layers.count == 1)
-
-    var three = GraphBuilder(input: [1, 4096])
-    three.node("Relu", ["x"], "r1")
-    three.node("Relu", ["r1"], "r2")
-    three.node("Relu", ["r2"], "y")
-    let error = try #require(try three.error())
-    #expect(error.location == "node 'relu_1' (Relu)")
+    // A ReLU straight after the input is a diagonal layer, held sparse: 2²² values each. A file
+    // without weights may hold 2²⁴ in all, so four such layers fit and a fifth is refused
+    // (each alone would fit, so a few dozen bytes of ReLUs could otherwise hold gigabytes).
+    let width = 1 << 22
+    var four = GraphBuilder(input: [1, width])
+    var five = GraphBuilder(input: [1, width])
+    for k in 1...5 {
+      let from = k == 1 ? "x" : "r\(k - 1)"
+      if k < 5 { four.node("Relu", [from], k == 4 ? "y" : "r\(k)") }
+      five.node("Relu", [from], k == 5 ? "y" : "r\(k)")
+    }
+    #expect(try four.network().layers.count == 4)
+    let error = try #require(try five.error())
+    #expect(error.location == "node 'relu_4' (Relu)")
     #expect(
       error.reason.contains(
-        "a layer of 4096 × 4096 weights would need more than the 16777216 values allowed for a"
+        "a layer holding 4194304 weights would need more than the 16777216 values allowed for a"
           + " model with 0 weight values, with 16777216 in the layers before it"), "\(error)")
   }
 }

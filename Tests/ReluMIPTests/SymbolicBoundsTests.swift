@@ -12,7 +12,7 @@ enum HostileNetworks {
   ) -> Network {
     let plain = RandomNetworks.make(
       inputs: inputs, hidden: hidden, outputs: outputs, using: &generator)
-    let layers = plain.layers.map { layer -> DenseLayer in
+    let layers = plain.layers.map { layer -> AffineLayer in
       var weights = layer.weights
       var bias = layer.bias
       for index in weights.indices {
@@ -31,7 +31,7 @@ enum HostileNetworks {
         for j in 0..<layer.inputSize { weights[row * layer.inputSize + j] = 0 }
       }
       for index in bias.indices where generator.next() % 4 == 0 { bias[index] = 0 }
-      return try! DenseLayer(
+      return try! AffineLayer(
         inputSize: layer.inputSize, outputSize: layer.outputSize, weights: weights, bias: bias,
         activation: layer.activation)
     }
@@ -232,9 +232,9 @@ struct SymbolicBoundsTests {
   @Test func backSubstitutionIsExactOnAStableNetwork() throws {
     // Every ReLU is active on the box, so the network is affine there and both symbolic bounds
     // are attained at corners: y = 2·(x₀ + x₁ + 1) − (x₀ − x₁ + 2) = x₀ + 3·x₁.
-    let hidden = try DenseLayer(
+    let hidden = try AffineLayer(
       inputSize: 2, outputSize: 2, weights: [1, 1, 1, -1], bias: [1, 2], activation: .relu)
-    let output = try DenseLayer(
+    let output = try AffineLayer(
       inputSize: 2, outputSize: 1, weights: [2, -1], bias: [0], activation: .identity)
     let network = try Network(layers: [hidden, output])
     let region = try InputRegion(boxLower: [0, 0], boxUpper: [1, 1])

@@ -11,7 +11,7 @@ import Testing
 /// margin out0 − out1 is exactly 0, a tie, at x = 0.5.
 private func tieNetwork() throws -> Network {
   try Network(layers: [
-    DenseLayer(
+    AffineLayer(
       inputSize: 1, outputSize: 2, weights: [1, 0], bias: [0, 0.5], activation: .identity)
   ])
 }
@@ -21,10 +21,12 @@ struct RecheckTests {
   /// A float32 model whose margin is positive only in double: x = 1 + 2⁻³⁰ rounds to 1 in
   /// float32, where out0 = x ties with out1 = 1.
   @Test func witnessThatHoldsOnlyInDoubleIsRejected() throws {
-    let layer = try DenseLayer(
+    let layer = try AffineLayer(
       inputSize: 1, outputSize: 2, weights: [1, 0], bias: [0, 1], activation: .identity)
     let reference = ReferenceModel(
-      operations: [.linear(weights: [1, 0], rows: 2, columns: 1, shift: [0, 1])],
+      operations: [
+        .linear(WeightMatrix(rows: 2, columns: 1, denseValues: [1, 0]), shift: [0, 1])
+      ],
       precision: .float32)
     let network = try Network(layers: [layer], reference: reference)
     let point = [1 + 0x1p-30]
@@ -46,13 +48,13 @@ struct RecheckTests {
   /// The re-check runs the operations as read, not the merged layers the search uses: a merged
   /// network that disagrees with its file gets no counterexample from the disagreement.
   @Test func recheckRunsTheModelAsRead() throws {
-    let merged = try DenseLayer(
+    let merged = try AffineLayer(
       inputSize: 1, outputSize: 2, weights: [1, 0], bias: [0, 0], activation: .identity)
     // As read: out0 = x / 4 − 1, out1 = 0 (a Div and a Sub the merge would fold).
     let reference = ReferenceModel(
       operations: [
         .divide([4]), .subtract([1]),
-        .linear(weights: [1, 0], rows: 2, columns: 1, shift: [0, 0]),
+        .linear(WeightMatrix(rows: 2, columns: 1, denseValues: [1, 0]), shift: [0, 0]),
       ], precision: .float64)
     let network = try Network(layers: [merged], reference: reference)
     let region = try InputRegion(center: [2], norm: .linf, radius: 0, box: nil)
@@ -211,9 +213,9 @@ struct SilentFallbackTests {
   /// Merging two affine layers whose product overflows must be refused, not encoded with
   /// infinite weights.
   @Test func mergedWeightsThatOverflowAreRefused() throws {
-    let big = try DenseLayer(
+    let big = try AffineLayer(
       inputSize: 1, outputSize: 1, weights: [1e200], bias: [0], activation: .identity)
-    let out = try DenseLayer(
+    let out = try AffineLayer(
       inputSize: 1, outputSize: 2, weights: [1e200, 1], bias: [0, 0], activation: .identity)
     let network = try Network(layers: [big, out])
     #expect(throws: NetworkError.self) { try network.normalizedForEncoding() }
@@ -260,9 +262,9 @@ struct RoundingMarginTests {
   /// computed constant (1e6 + 2⁻³⁴ rounds to 1e6). The row must still contain the exact value:
   /// its widening must follow the terms' magnitude (2e6), not the result's (0).
   @Test func cancellingBiasesKeepTheExactValueInTheRow() throws {
-    let hidden = try DenseLayer(
+    let hidden = try AffineLayer(
       inputSize: 2, outputSize: 1, weights: [1, 1], bias: [1e6], activation: .relu)
-    let output = try DenseLayer(
+    let output = try AffineLayer(
       inputSize: 1, outputSize: 2, weights: [1, -1], bias: [0, 0], activation: .identity)
     let network = try Network(layers: [hidden, output])
     let region = try InputRegion(center: [0x1p-34, -1e6], norm: .linf, radius: 1, box: nil)
@@ -282,7 +284,7 @@ struct RoundingMarginTests {
   /// does not cover that; n·u of it does.
   @Test func longSumsGetAMarginThatGrowsWithTheirLength() throws {
     let n = 20_000
-    let layer = try DenseLayer(
+    let layer = try AffineLayer(
       inputSize: n, outputSize: 1, weights: [Double](repeating: 1, count: n), bias: [0x1p33],
       activation: .relu)
     let inputs = [Double](repeating: 0x1p-20, count: n)
@@ -303,7 +305,7 @@ struct ToleranceBandTests {
   ])
   func verdictFollowsTheExactMaximum(offset: Double, expected: Verdict) throws {
     let network = try Network(layers: [
-      DenseLayer(
+      AffineLayer(
         inputSize: 1, outputSize: 2, weights: [1, 0], bias: [offset, 0.5], activation: .identity)
     ])
     let verifier = try Verifier(network: network)
@@ -331,7 +333,7 @@ struct UnknownCauseTests {
   /// (it used to look for words in the reason text).
   @Test func theToleranceBandIsACause() throws {
     let network = try Network(layers: [
-      DenseLayer(
+      AffineLayer(
         inputSize: 1, outputSize: 2, weights: [1, 0], bias: [-0.5e-6, 0.5], activation: .identity)
     ])
     let region = try InputRegion(center: [0], norm: .linf, radius: 0.5, box: (0, 0.5))

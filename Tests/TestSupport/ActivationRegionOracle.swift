@@ -71,7 +71,7 @@ public enum ActivationRegionOracle {
     /// An affine form over the input: coefficients then the constant.
     typealias Form = [Double]
 
-    func preActivation(_ layer: DenseLayer, _ i: Int, _ inputs: [Form]) -> Form {
+    func preActivation(_ layer: AffineLayer, _ i: Int, _ inputs: [Form]) -> Form {
       var form = [Double](repeating: 0, count: self.inputs.count + 1)
       form[self.inputs.count] = layer.bias[i]
       for (w, input) in zip(layer.row(i), inputs) where w != 0 {

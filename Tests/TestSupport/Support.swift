@@ -113,7 +113,7 @@ public enum RandomNetworks {
     inputs: Int, hidden: [Int], outputs: Int, using generator: inout SplitMix64,
     weightScale: Double = 1, biasScale: Double = 0.5
   ) -> Network {
-    var layers: [DenseLayer] = []
+    var layers: [AffineLayer] = []
     var previous = inputs
     for (index, size) in (hidden + [outputs]).enumerated() {
       let weights = (0..<(size * previous)).map { _ in
@@ -123,7 +123,7 @@ public enum RandomNetworks {
       let activation: Activation = index < hidden.count ? .relu : .identity
       // The sizes match by construction and every value is finite.
       layers.append(
-        try! DenseLayer(
+        try! AffineLayer(
           inputSize: previous, outputSize: size, weights: weights, bias: bias,
           activation: activation))
       previous = size

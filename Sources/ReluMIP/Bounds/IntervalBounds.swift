@@ -79,7 +79,7 @@ enum IntervalBounds {
   }
 
   /// Interval arithmetic through one affine layer.
-  static func propagate(_ layer: DenseLayer, inputLower: [Double], inputUpper: [Double])
+  static func propagate(_ layer: AffineLayer, inputLower: [Double], inputUpper: [Double])
     -> LayerBounds
   {
     var lower = [Double](repeating: 0, count: layer.outputSize)
@@ -88,10 +88,7 @@ enum IntervalBounds {
       var low = layer.bias[i]
       var high = layer.bias[i]
       var magnitude = abs(layer.bias[i])
-      let base = i * layer.inputSize
-      for j in 0..<layer.inputSize {
-        let w = layer.weights[base + j]
-        if w == 0 { continue }
+      layer.matrix.forEachEntry(inRow: i) { j, w in
         let a = w * inputLower[j]
         let b = w * inputUpper[j]
         low += min(a, b)
@@ -106,7 +103,7 @@ enum IntervalBounds {
   }
 
   /// Exact bounds of the first layer's pre-activations over the region.
-  static func firstLayer(_ layer: DenseLayer, region: InputRegion) -> LayerBounds {
+  static func firstLayer(_ layer: AffineLayer, region: InputRegion) -> LayerBounds {
     let n = layer.inputSize
     let lowest = (0..<n).map(region.lowest)
     let highest = (0..<n).map(region.highest)
@@ -118,25 +115,26 @@ enum IntervalBounds {
     var lower = [Double](repeating: 0, count: layer.outputSize)
     var upper = [Double](repeating: 0, count: layer.outputSize)
     for i in 0..<layer.outputSize {
-      let row = Array(layer.row(i))
+      var entries: [(column: Int, weight: Double)] = []
       var centerValue = layer.bias[i]
       var magnitude = abs(layer.bias[i])
-      for j in 0..<n {
-        centerValue += row[j] * region.center[j]
-        magnitude += abs(row[j]) * max(abs(lowest[j]), abs(highest[j]))
+      layer.matrix.forEachEntry(inRow: i) { j, w in
+        entries.append((j, w))
+        centerValue += w * region.center[j]
+        magnitude += abs(w) * max(abs(lowest[j]), abs(highest[j]))
       }
       // Moving coordinate j by t changes the value by |w_j|·t in the chosen direction, up to its
       // room on that side; the budget is the radius. Spend it on the largest |w_j| first.
-      let order = (0..<n).filter { row[$0] != 0 }.sorted { abs(row[$0]) > abs(row[$1]) }
+      entries.sort { abs($0.weight) > abs($1.weight) }
       func bestGain(increasing: Bool) -> Double {
         var budget = region.radius
         var gain = 0.0
-        for j in order {
+        for (j, w) in entries {
           if budget <= 0 { break }
-          let movesUp = (row[j] > 0) == increasing
+          let movesUp = (w > 0) == increasing
           let room = movesUp ? up[j] : down[j]
           let step = min(room, budget)
-          gain += abs(row[j]) * step
+          gain += abs(w) * step
           budget -= step
         }
         return gain

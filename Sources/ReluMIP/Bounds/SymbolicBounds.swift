@@ -68,18 +68,23 @@ enum SymbolicBounds {
       let rows = (0..<layer.outputSize).filter {
         !pastDeadline && (layer.activation == .identity || bounds.isUnstable($0))
       }
-      if !rows.isEmpty {
-        var coefficients: [Double] = []
-        coefficients.reserveCapacity(rows.count * layer.inputSize)
-        for i in rows { coefficients += layer.row(i) }
-        let constants = rows.map { layer.bias[$0] }
+      // In chunks, so that the back-substituted rows of a wide layer (a convolution's thousands
+      // of neurons over thousands of inputs) never all sit in memory at once.
+      let chunkSize = max(1, (1 << 22) / max(1, layer.inputSize))
+      for start in stride(from: 0, to: rows.count, by: chunkSize) {
+        let chunk = rows[start..<min(rows.count, start + chunkSize)]
+        var coefficients = [Double](repeating: 0, count: chunk.count * layer.inputSize)
+        for (r, i) in chunk.enumerated() {
+          layer.matrix.forEachEntry(inRow: i) { j, w in coefficients[r * layer.inputSize + j] = w }
+        }
+        let constants = chunk.map { layer.bias[$0] }
         let upper = bound(
           rows: coefficients, constants: constants, throughLayer: k - 1, network: network,
           relaxations: relaxations, magnitudes: magnitudes, region: region, maximize: true)
         let lower = bound(
           rows: coefficients, constants: constants, throughLayer: k - 1, network: network,
           relaxations: relaxations, magnitudes: magnitudes, region: region, maximize: false)
-        for (r, i) in rows.enumerated() {
+        for (r, i) in chunk.enumerated() {
           bounds.upper[i] = min(bounds.upper[i], upper.values[r])
           bounds.lower[i] = max(bounds.lower[i], lower.values[r])
         }
@@ -125,12 +130,12 @@ enum SymbolicBounds {
   /// Bounds on |a| for a ReLU layer's outputs under its relaxation, on absolute values:
   /// |W|·|a_prev| + |b| plus the chord's intercept, 0 for neurons that are always off.
   static func outputMagnitudes(
-    _ layer: DenseLayer, relaxation: Relaxation, inputMagnitudes: [Double]
+    _ layer: AffineLayer, relaxation: Relaxation, inputMagnitudes: [Double]
   ) -> [Double] {
     (0..<layer.outputSize).map { i in
       guard relaxation.upperSlope[i] != 0 else { return 0 }
       var total = abs(layer.bias[i]) + relaxation.upperIntercept[i]
-      for (w, a) in zip(layer.row(i), inputMagnitudes) { total += abs(w) * a }
+      layer.matrix.forEachEntry(inRow: i) { j, w in total += abs(w) * inputMagnitudes[j] }
       return total
     }
   }
@@ -172,18 +177,15 @@ enum SymbolicBounds {
       let layer = network.layers[p]
       let inputWidth = layer.inputSize
       var nextLambda = [Double](repeating: 0, count: rowCount * inputWidth)
-      layer.weights.withUnsafeBufferPointer { w in
-        nextLambda.withUnsafeMutableBufferPointer { next in
-          for r in 0..<rowCount {
-            let base = r * width
-            let nextBase = r * inputWidth
-            for j in 0..<width {
-              let g = lambda[base + j]
-              if g == 0 { continue }
-              constant[r] += g * layer.bias[j]
-              let rowBase = j * inputWidth
-              for t in 0..<inputWidth { next[nextBase + t] += g * w[rowBase + t] }
-            }
+      nextLambda.withUnsafeMutableBufferPointer { next in
+        for r in 0..<rowCount {
+          let base = r * width
+          let target = UnsafeMutableBufferPointer(rebasing: next[(r * inputWidth)...])
+          for j in 0..<width {
+            let g = lambda[base + j]
+            if g == 0 { continue }
+            constant[r] += g * layer.bias[j]
+            layer.matrix.addRow(j, times: g, into: target)
           }
         }
       }

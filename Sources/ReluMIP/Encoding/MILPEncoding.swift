@@ -298,24 +298,37 @@ final class MILPEncoding {
   private(set) var layerInputs: [AffineExpression] = []
 
   /// The pre-activation of neuron `i` of `layer` as an expression over the layer's inputs.
-  func expression(layer: DenseLayer, neuron i: Int, inputs: [AffineExpression]) -> AffineExpression
+  func expression(layer: AffineLayer, neuron i: Int, inputs: [AffineExpression]) -> AffineExpression
   {
-    expression(weights: layer.row(i), bias: layer.bias[i], inputs: inputs)
+    var entries: [(column: Int, weight: Double)] = []
+    entries.reserveCapacity(layer.matrix.entryCount(inRow: i))
+    layer.matrix.forEachEntry(inRow: i) { j, w in entries.append((j, w)) }
+    return expression(entries: entries, bias: layer.bias[i], inputs: inputs)
   }
 
-  /// `bias + Σ weights[j]·inputs[j]` as one expression over columns, with its rounding error:
+  /// `expression(entries:…)` with a dense row of weights.
+  func expression<Weights: Collection<Double>>(
+    weights: Weights, bias: Double, inputs: [AffineExpression], biasError: Double = 0
+  ) -> AffineExpression {
+    let entries = zip(0..., weights).filter { $0.1 != 0 }.map { (column: $0.0, weight: $0.1) }
+    return expression(entries: entries, bias: bias, inputs: inputs, biasError: biasError)
+  }
+
+  /// `bias + Σ w·inputs[j]` over the `entries` `(j, w)` as one expression over columns, with its rounding error:
   /// the constant is a sum of products (`roundingMargin`), each input's own error scaled by |w|,
   /// and each coefficient `w·c` one rounded product (error ≤ u·|w·c| times the column's reach).
   /// `biasError` bounds the error already in `bias`.
-  func expression<Weights: Collection<Double>>(
-    weights: Weights, bias: Double, inputs: [AffineExpression], biasError: Double = 0
+  func expression(
+    entries: [(column: Int, weight: Double)], bias: Double, inputs: [AffineExpression],
+    biasError: Double = 0
   ) -> AffineExpression {
     var result = AffineExpression(constant: bias, terms: [])
     var magnitude = abs(bias)
     var count = 1
     var inherited = biasError
     var productError = 0.0
-    for (w, input) in zip(weights, inputs) where w != 0 {
+    for (j, w) in entries where w != 0 {
+      let input = inputs[j]
       let product = w * input.constant
       result.constant += product
       magnitude += abs(product)
@@ -351,11 +364,14 @@ final class MILPEncoding {
       biasMagnitude += abs(term.weight * outputLayer.bias[term.output])
     }
     var weightError = 0.0
-    for (j, input) in layerInputs.enumerated() {
-      var magnitude = 0.0
-      for term in condition.terms {
-        magnitude += abs(term.weight * outputLayer.weights[term.output * outputLayer.inputSize + j])
+    var magnitudes = [Double](repeating: 0, count: outputLayer.inputSize)
+    for term in condition.terms {
+      outputLayer.matrix.forEachEntry(inRow: term.output) { j, w in
+        magnitudes[j] += abs(term.weight * w)
       }
+    }
+    for (j, input) in layerInputs.enumerated() {
+      let magnitude = magnitudes[j]
       if magnitude == 0 { continue }
       var reach = abs(input.constant) + input.error
       for term in input.terms {

@@ -61,7 +61,7 @@ public enum NNetReader {
     let means = try lines.numbers("the means")
     let ranges = try lines.numbers("the ranges")
 
-    var layers: [DenseLayer] = []
+    var layers: [AffineLayer] = []
     for k in 0..<layerCount {
       let (rows, columns) = (sizes[k + 1], sizes[k])
       guard rows.multipliedReportingOverflow(by: columns).partialValue <= maximumLayerValues,
@@ -91,7 +91,7 @@ public enum NNetReader {
       }
       do {
         layers.append(
-          try DenseLayer(
+          try AffineLayer(
             inputSize: columns, outputSize: rows, weights: weights, bias: bias,
             activation: k == layerCount - 1 ? .identity : .relu))
       } catch let error as NetworkError {

@@ -4,20 +4,21 @@ public enum Activation: String, Sendable, Equatable {
   case identity
 }
 
-/// `y = activation(W x + b)`, with `W` stored row-major as `outputSize × inputSize`.
-public struct DenseLayer: Sendable, Equatable {
+/// `y = activation(W x + b)`: a dense layer, or the sparse map of a convolution or pooling.
+public struct AffineLayer: Sendable, Equatable {
   /// The number of inputs (columns of `W`).
-  public let inputSize: Int
+  public var inputSize: Int { matrix.columns }
   /// The number of outputs (rows of `W`).
-  public let outputSize: Int
-  /// Row-major: `weights[i * inputSize + j]` multiplies input `j` in output `i`.
-  public let weights: [Double]
+  public var outputSize: Int { matrix.rows }
+  /// `W`, `outputSize × inputSize`.
+  public let matrix: WeightMatrix
   /// `b`, one entry per output.
   public let bias: [Double]
   /// Applied to `W x + b`.
   public let activation: Activation
 
-  /// Checks the sizes and that every weight and bias is finite.
+  /// A dense layer; checks the sizes and that every weight and bias is finite. `weights` is
+  /// row-major: `weights[i * inputSize + j]` multiplies input `j` in output `i`.
   public init(
     inputSize: Int, outputSize: Int, weights: [Double], bias: [Double], activation: Activation
   ) throws {
@@ -28,55 +29,48 @@ public struct DenseLayer: Sendable, Equatable {
       throw NetworkError.invalidLayer(
         "weight count \(weights.count) is not \(outputSize) × \(inputSize)")
     }
-    guard bias.count == outputSize else {
-      throw NetworkError.invalidLayer("bias count \(bias.count) is not \(outputSize)")
+    try self.init(
+      matrix: WeightMatrix(rows: outputSize, columns: inputSize, denseValues: weights), bias: bias,
+      activation: activation)
+  }
+
+  /// A layer with the given matrix; checks the bias's size and that every value is finite.
+  public init(matrix: WeightMatrix, bias: [Double], activation: Activation) throws {
+    guard matrix.rows > 0, matrix.columns > 0 else {
+      throw NetworkError.invalidLayer("a layer needs at least one input and one output")
     }
-    if let bad = weights.firstIndex(where: { !$0.isFinite }) {
-      throw NetworkError.invalidLayer(
-        "weight [\(bad / inputSize), \(bad % inputSize)] is \(weights[bad])")
+    guard bias.count == matrix.rows else {
+      throw NetworkError.invalidLayer("bias count \(bias.count) is not \(matrix.rows)")
+    }
+    if let bad = matrix.firstNonFinite() {
+      throw NetworkError.invalidLayer("weight [\(bad.row), \(bad.column)] is \(bad.value)")
     }
     if let bad = bias.firstIndex(where: { !$0.isFinite }) {
       throw NetworkError.invalidLayer("bias [\(bad)] is \(bias[bad])")
     }
-    self.inputSize = inputSize
-    self.outputSize = outputSize
-    self.weights = weights
+    self.matrix = matrix
     self.bias = bias
     self.activation = activation
   }
 
   /// A layer computed from checked ones, which needs no second check.
-  init(
-    unchecked inputSize: Int, _ outputSize: Int, _ weights: [Double], _ bias: [Double],
-    _ activation: Activation
-  ) {
-    self.inputSize = inputSize
-    self.outputSize = outputSize
-    self.weights = weights
+  init(unchecked matrix: WeightMatrix, _ bias: [Double], _ activation: Activation) {
+    self.matrix = matrix
     self.bias = bias
     self.activation = activation
   }
 
-  /// The row of weights of output `index`.
-  package func row(_ index: Int) -> ArraySlice<Double> {
-    weights[(index * inputSize)..<((index + 1) * inputSize)]
-  }
+  /// Every weight, row-major `outputSize × inputSize` (dense even where the layer is sparse:
+  /// for small layers, tests and `.nnet` output).
+  public var weights: [Double] { matrix.denseValues }
+
+  /// The row of weights of output `index`, `inputSize` values.
+  package func row(_ index: Int) -> [Double] { matrix.row(index) }
 
   /// `W x + b`, before the activation, in double precision.
   public func preActivation(_ input: [Double]) -> [Double] {
     precondition(input.count == inputSize, "layer input has the wrong size")
-    var output = bias
-    weights.withUnsafeBufferPointer { w in
-      input.withUnsafeBufferPointer { x in
-        for i in 0..<outputSize {
-          var sum = 0.0
-          let base = i * inputSize
-          for j in 0..<inputSize { sum += w[base + j] * x[j] }
-          output[i] += sum
-        }
-      }
-    }
-    return output
+    return matrix.multiply(input, adding: bias)
   }
 
   /// `activation(W x + b)`, in double precision.
@@ -108,18 +102,21 @@ public enum NetworkError: Error, Equatable, CustomStringConvertible {
 /// A feed-forward network of dense layers: ReLU hidden layers and an affine output (the logits).
 public struct Network: Sendable, Equatable {
   /// The layers, input side first; the last one's outputs are the logits.
-  public let layers: [DenseLayer]
+  public let layers: [AffineLayer]
   /// The shape of one input example (without a batch dimension), e.g. `[784]` or `[1, 28, 28]`.
   public let inputShape: [Int]
   /// Notes gathered while reading the model, e.g. a dropped final softmax.
   public var notes: [String]
+  /// The model's operations as its file states them, one line each (kind, sizes, kernel), for
+  /// `relumip info`; empty for a network built from layers.
+  public var structure: [String] = []
   /// The model as its file describes it, in its own precision: counterexamples are re-checked
   /// on it (`Counterexample.check`). For a network built from layers, those layers in double.
   public let reference: ReferenceModel
 
   /// Checks that the layers chain; `reference` defaults to the layers themselves, in double.
   public init(
-    layers: [DenseLayer], inputShape: [Int]? = nil, notes: [String] = [],
+    layers: [AffineLayer], inputShape: [Int]? = nil, notes: [String] = [],
     reference: ReferenceModel? = nil
   ) throws {
     guard let first = layers.first else { throw NetworkError.empty }

@@ -32,8 +32,15 @@ public struct ReferenceModel: Sendable, Equatable {
 
   /// One step of the data path, on the flattened (C-order) tensor.
   public enum Operation: Sendable, Equatable {
-    /// `y = W x + shift`, `W` row-major `rows × columns`.
-    case linear(weights: [Double], rows: Int, columns: Int, shift: [Double])
+    /// `y = W x + shift`: a dense matrix (Gemm, MatMul) or a sparse one (Conv, AveragePool,
+    /// GlobalAveragePool), each row summed in column order.
+    case linear(WeightMatrix, shift: [Double])
+    /// `y[i] = x[source[i]]`, or 0 where `source[i]` is nil: a reordering (Transpose), a copy
+    /// with zeros around it (Pad), a selection.
+    case gather([Int?])
+    /// `y[i]` = the largest `x[j]` over window `i` (MaxPool): `windows[i]` lists the inputs in
+    /// the window, padding left out (it never wins a maximum).
+    case maximum(windows: [[Int]])
     /// `y = x + c`.
     case add([Double])
     /// `y = x − c`.
@@ -48,9 +55,11 @@ public struct ReferenceModel: Sendable, Equatable {
 
     var outputSize: Int? {
       switch self {
-      case .linear(_, let rows, _, _): return rows
+      case .linear(let matrix, _): return matrix.rows
       case .add(let c), .subtract(let c), .subtractFrom(let c), .multiply(let c), .divide(let c):
         return c.count
+      case .gather(let source): return source.count
+      case .maximum(let windows): return windows.count
       case .relu: return nil
       }
     }
@@ -70,13 +79,10 @@ public struct ReferenceModel: Sendable, Equatable {
   }
 
   /// The dense layers of a network built from layers (a `.nnet` file or code), in double.
-  init(layers: [DenseLayer]) {
+  init(layers: [AffineLayer]) {
     var operations: [Operation] = []
     for layer in layers {
-      operations.append(
-        .linear(
-          weights: layer.weights, rows: layer.outputSize, columns: layer.inputSize,
-          shift: layer.bias))
+      operations.append(.linear(layer.matrix, shift: layer.bias))
       if layer.activation == .relu { operations.append(.relu) }
     }
     self.init(operations: operations, precision: .float64)
@@ -133,18 +139,20 @@ public struct ReferenceModel: Sendable, Equatable {
     var x = input
     for operation in operations {
       switch operation {
-      case .linear(let weights, let rows, let columns, let shift):
-        precondition(x.count == columns, "reference operation takes \(columns) values")
-        var y = [Value](repeating: 0, count: rows)
-        weights.withUnsafeBufferPointer { w in
-          for i in 0..<rows {
-            var sum: Value = 0
-            let base = i * columns
-            for j in 0..<columns where w[base + j] != 0 { sum += Value(w[base + j]) * x[j] }
-            y[i] = sum + Value(shift[i])
-          }
+      case .linear(let matrix, let shift):
+        precondition(
+          x.count == matrix.columns, "reference operation takes \(matrix.columns) values")
+        var y = [Value](repeating: 0, count: matrix.rows)
+        for i in 0..<matrix.rows {
+          var sum: Value = 0
+          matrix.forEachEntry(inRow: i) { j, w in sum += Value(w) * x[j] }
+          y[i] = sum + Value(shift[i])
         }
         x = y
+      case .gather(let source):
+        x = source.map { $0.map { x[$0] } ?? 0 }
+      case .maximum(let windows):
+        x = windows.map { window in window.dropFirst().reduce(x[window[0]]) { max($0, x[$1]) } }
       case .add(let c): x = zip(x, c).map { $0 + Value($1) }
       case .subtract(let c): x = zip(x, c).map { $0 - Value($1) }
       case .subtractFrom(let c): x = zip(x, c).map { Value($1) - $0 }

@@ -48,11 +48,11 @@ public struct OutputCondition: Sendable, Equatable, Hashable, CustomStringConver
   }
 
   /// The left side as an affine function of an output layer's inputs: `weights · a + bias`.
-  func composed(with layer: DenseLayer) -> (weights: [Double], bias: Double) {
+  func composed(with layer: AffineLayer) -> (weights: [Double], bias: Double) {
     var weights = [Double](repeating: 0, count: layer.inputSize)
     var bias = constant
     for term in terms {
-      for (j, w) in layer.row(term.output).enumerated() { weights[j] += term.weight * w }
+      layer.matrix.forEachEntry(inRow: term.output) { j, w in weights[j] += term.weight * w }
       bias += term.weight * layer.bias[term.output]
     }
     return (weights, bias)

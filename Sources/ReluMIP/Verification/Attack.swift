@@ -76,13 +76,9 @@ struct GradientAttack {
         for i in upstream.indices where preActivations[index][i] <= 0 { upstream[i] = 0 }
       }
       var next = [Double](repeating: 0, count: layer.inputSize)
-      layer.weights.withUnsafeBufferPointer { weights in
-        next.withUnsafeMutableBufferPointer { next in
-          for i in 0..<layer.outputSize where upstream[i] != 0 {
-            let g = upstream[i]
-            let base = i * layer.inputSize
-            for j in 0..<layer.inputSize { next[j] += g * weights[base + j] }
-          }
+      next.withUnsafeMutableBufferPointer { next in
+        for i in 0..<layer.outputSize where upstream[i] != 0 {
+          layer.matrix.addRow(i, times: upstream[i], into: next)
         }
       }
       upstream = next

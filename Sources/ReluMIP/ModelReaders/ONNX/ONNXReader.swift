@@ -8,25 +8,29 @@ struct ConstantTensor {
 }
 
 /// An affine map `y = W x + b` from the output of the last ReLU (or the network input) to a
-/// tensor on the data path. `W` is kept diagonal (`scale`) until a dense op needs it, so input
-/// normalisation costs nothing.
+/// tensor on the data path. `W` is kept diagonal (`scale`) until a matrix op needs it, so input
+/// normalisation costs nothing; after that it is a `WeightMatrix`, sparse where the ops were
+/// (convolutions, pooling, reordering).
 struct PendingAffine {
   var inputSize: Int
   var outputSize: Int
-  /// Row-major `outputSize × inputSize`, or nil for the diagonal `scale`.
-  var weights: [Double]?
+  /// `outputSize × inputSize`, or nil for the diagonal `scale`.
+  var matrix: WeightMatrix?
   var scale: [Double]
   var bias: [Double]
 
   static func identity(_ size: Int) -> PendingAffine {
     PendingAffine(
-      inputSize: size, outputSize: size, weights: nil,
+      inputSize: size, outputSize: size, matrix: nil,
       scale: [Double](repeating: 1, count: size), bias: [Double](repeating: 0, count: size))
   }
 
   var isIdentity: Bool {
-    weights == nil && scale.allSatisfy { $0 == 1 } && bias.allSatisfy { $0 == 0 }
+    matrix == nil && scale.allSatisfy { $0 == 1 } && bias.allSatisfy { $0 == 0 }
   }
+
+  /// The values the map holds in its matrix.
+  var storedCount: Int { matrix?.storedValues.count ?? 0 }
 
   /// `y ↦ s ⊙ y + t` after this map.
   func elementwise(scale s: [Double], shift t: [Double]) -> PendingAffine {
@@ -34,48 +38,43 @@ struct PendingAffine {
     for i in 0..<outputSize {
       result.bias[i] = s[i] * bias[i] + t[i]
     }
-    if var w = weights {
-      for i in 0..<outputSize {
-        for j in 0..<inputSize { w[i * inputSize + j] *= s[i] }
+    if let matrix {
+      result.matrix = WeightMatrix.build(rows: outputSize, columns: inputSize) { i, row in
+        matrix.forEachEntry(inRow: i) { j, w in row[j] = w * s[i] }
       }
-      result.weights = w
     } else {
       for i in 0..<outputSize { result.scale[i] = s[i] * scale[i] }
     }
     return result
   }
 
-  /// `y ↦ M y + c` after this map, with `M` row-major `rows × outputSize`.
-  func linear(_ m: [Double], rows: Int, shift c: [Double]) -> PendingAffine {
-    var w = [Double](repeating: 0, count: rows * inputSize)
+  /// `y ↦ M y + c` after this map, `M` having `outputSize` columns.
+  func linear(_ m: WeightMatrix, shift c: [Double]) -> PendingAffine {
+    precondition(m.columns == outputSize, "a linear op on data of another size")
     var b = c
-    for r in 0..<rows {
-      for k in 0..<outputSize {
-        let coefficient = m[r * outputSize + k]
-        if coefficient == 0 { continue }
-        b[r] += coefficient * bias[k]
-        if let weights {
-          for j in 0..<inputSize {
-            w[r * inputSize + j] += coefficient * weights[k * inputSize + j]
-          }
-        } else {
-          w[r * inputSize + k] += coefficient * scale[k]
-        }
+    for r in 0..<m.rows {
+      m.forEachEntry(inRow: r) { k, coefficient in b[r] += coefficient * bias[k] }
+    }
+    let composed: WeightMatrix
+    if let matrix {
+      composed = m.composed(after: matrix)
+    } else {
+      composed = WeightMatrix.build(rows: m.rows, columns: inputSize) { r, row in
+        m.forEachEntry(inRow: r) { k, coefficient in row[k] = coefficient * scale[k] }
       }
     }
-    return PendingAffine(inputSize: inputSize, outputSize: rows, weights: w, scale: [], bias: b)
+    return PendingAffine(
+      inputSize: inputSize, outputSize: m.rows, matrix: composed, scale: [], bias: b)
   }
 
-  /// The map as a dense layer, a diagonal map made dense: `outputSize × inputSize` values, which
-  /// the caller has checked against the reader's budget.
-  func layer(_ activation: Activation) -> DenseLayer {
-    var w = weights
-    if w == nil {
-      var dense = [Double](repeating: 0, count: outputSize * inputSize)
-      for i in 0..<outputSize { dense[i * inputSize + i] = scale[i] }
-      w = dense
-    }
-    return DenseLayer(unchecked: inputSize, outputSize, w!, bias, activation)
+  /// The map as a layer, a diagonal map as a sparse matrix.
+  func layer(_ activation: Activation) -> AffineLayer {
+    let w =
+      matrix
+      ?? WeightMatrix(
+        rows: outputSize, columns: inputSize, rowStarts: Array(0...outputSize),
+        columnIndices: Array(0..<outputSize), values: scale)
+    return AffineLayer(unchecked: w, bias, activation)
   }
 }
 
@@ -94,10 +93,15 @@ func checkedProduct(_ factors: [Int]) -> Int? {
 struct DataPath {
   /// The tensor's full shape, the batch dimension counted as 1.
   var shape: [Int]
-  var layers: [DenseLayer]
+  var layers: [AffineLayer]
   var pending: PendingAffine
   /// Every operation so far as the file states it, unmerged: the reference model.
   var operations: [ReferenceModel.Operation] = []
+  /// Whether every value is known to be ≥ 0 (after a ReLU, and ops that keep that), which
+  /// spares MaxPool's tree the ReLU that passes negative values.
+  var knownNonnegative = false
+  /// One line per operation of the file, for `relumip info`.
+  var structure: [String] = []
   var size: Int { shape.reduce(1, *) }
 }
 
@@ -128,7 +132,8 @@ public enum ONNXReader {
   package static let maximumValues = 1 << 31
   /// The operators the reader accepts, for messages and `relumip info`.
   public static let supportedOps = [
-    "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Flatten", "Reshape", "Identity",
+    "Gemm", "MatMul", "Conv", "AveragePool", "MaxPool", "GlobalAveragePool", "BatchNormalization",
+    "Pad", "Transpose", "Add", "Sub", "Mul", "Div", "Relu", "Flatten", "Reshape", "Identity",
     "Dropout", "Squeeze", "Unsqueeze", "Constant", "Softmax (final)", "LogSoftmax (final)",
   ]
 
@@ -304,7 +309,7 @@ struct GraphInterpreter {
       layers.append(try layer(path.pending, .identity, node: nil, index: nil))
     }
     for (index, layer) in layers.enumerated() {
-      if let bad = (layer.weights + layer.bias).first(where: { !$0.isFinite }) {
+      if let bad = (layer.matrix.storedValues + layer.bias).first(where: { !$0.isFinite }) {
         throw error("layer \(index) has a weight of \(bad) after merging affine operations")
       }
     }
@@ -316,8 +321,10 @@ struct GraphInterpreter {
     let reference = ReferenceModel(
       operations: path.operations, precision: precision, outputTransform: outputTransform)
     do {
-      return try Network(
+      var network = try Network(
         layers: layers, inputShape: exampleShape, notes: notes, reference: reference)
+      network.structure = path.structure
+      return network
     } catch {
       throw ModelError(file: file, reason: "\(error)")
     }
@@ -362,6 +369,8 @@ struct GraphInterpreter {
       path.layers.append(try layer(path.pending, .relu, node: node, index: index))
       path.pending = .identity(path.size)
       path.operations.append(.relu)
+      path.knownNonnegative = true
+      path.structure.append("Relu, \(path.size) neurons")
     case "Identity", "Dropout":
       break
     case "Softmax", "LogSoftmax":
@@ -392,10 +401,30 @@ struct GraphInterpreter {
       path.shape = try squeeze(path.shape, node: node, index: index)
     case "Add", "Sub", "Mul", "Div":
       path = try elementwise(path, node: node, index: index, dataName: dataName)
+      path.knownNonnegative = false
+      path.structure.append("\(node.opType) by a constant")
     case "Gemm":
+      let inputs = path.size
       path = try gemm(path, node: node, index: index, dataName: dataName)
+      path.knownNonnegative = false
+      path.structure.append("Gemm \(inputs)→\(path.size)")
     case "MatMul":
+      let inputs = path.size
       path = try matmul(path, node: node, index: index, dataName: dataName)
+      path.knownNonnegative = false
+      path.structure.append("MatMul \(inputs)→\(path.size)")
+    case "Conv":
+      path = try conv(path, node: node, index: index, dataName: dataName)
+    case "AveragePool", "GlobalAveragePool":
+      path = try averagePool(path, node: node, index: index)
+    case "MaxPool":
+      path = try maxPool(path, node: node, index: index)
+    case "BatchNormalization":
+      path = try batchNormalization(path, node: node, index: index, dataName: dataName)
+    case "Pad":
+      path = try pad(path, node: node, index: index)
+    case "Transpose":
+      path = try transpose(path, node: node, index: index)
     default:
       throw error(
         "unsupported operation; supported: \(ONNXReader.supportedOps.joined(separator: ", "))",
@@ -606,9 +635,9 @@ struct GraphInterpreter {
       }
     }
     var result = path
-    result.pending = path.pending.linear(m, rows: rows * n, shift: shift)
-    result.operations.append(
-      .linear(weights: m, rows: rows * n, columns: inputSize, shift: shift))
+    let matrix = WeightMatrix(rows: rows * n, columns: inputSize, denseValues: m)
+    result.pending = path.pending.linear(matrix, shift: shift)
+    result.operations.append(.linear(matrix, shift: shift))
     result.shape = [rows, n]
     return result
   }
@@ -648,12 +677,10 @@ struct GraphInterpreter {
           }
         }
       }
-      result.pending = path.pending.linear(
-        m, rows: rows * n, shift: [Double](repeating: 0, count: rows * n))
-      result.operations.append(
-        .linear(
-          weights: m, rows: rows * n, columns: inputSize,
-          shift: [Double](repeating: 0, count: rows * n)))
+      let matrix = WeightMatrix(rows: rows * n, columns: inputSize, denseValues: m)
+      let shift = [Double](repeating: 0, count: rows * n)
+      result.pending = path.pending.linear(matrix, shift: shift)
+      result.operations.append(.linear(matrix, shift: shift))
       result.shape = Array(path.shape.dropLast()) + [n]
     } else {
       // (M, K) @ (…, K, C); a vector (K) counts as (K, 1) whose 1 is dropped again, as in NumPy.
@@ -676,12 +703,10 @@ struct GraphInterpreter {
           }
         }
       }
-      result.pending = path.pending.linear(
-        m, rows: rows * columns, shift: [Double](repeating: 0, count: rows * columns))
-      result.operations.append(
-        .linear(
-          weights: m, rows: rows * columns, columns: inputSize,
-          shift: [Double](repeating: 0, count: rows * columns)))
+      let matrix = WeightMatrix(rows: rows * columns, columns: inputSize, denseValues: m)
+      let shift = [Double](repeating: 0, count: rows * columns)
+      result.pending = path.pending.linear(matrix, shift: shift)
+      result.operations.append(.linear(matrix, shift: shift))
       result.shape = isVector ? [rows] : Array(path.shape.dropLast(2)) + [rows, columns]
     }
     return result
@@ -690,7 +715,7 @@ struct GraphInterpreter {
   /// Refuses a dense op with `rows` outputs whose matrices (on the data, and composed with the
   /// pending affine map) would pass the budget with the layers and the pending map held already.
   func requireDense(rows: Int, _ path: DataPath, node: Onnx_NodeProto, index: Int) throws {
-    let held = layerValues + (path.pending.weights?.count ?? 0)
+    let held = layerValues + path.pending.storedCount
     let onData = rows.multipliedReportingOverflow(by: path.size)
     let composed = rows.multipliedReportingOverflow(by: path.pending.inputSize)
     guard !onData.overflow, !composed.overflow, onData.partialValue <= budget - held,
@@ -705,11 +730,11 @@ struct GraphInterpreter {
   /// `pending` as a layer, if its matrix fits the budget with the layers built already.
   mutating func layer(
     _ pending: PendingAffine, _ activation: Activation, node: Onnx_NodeProto?, index: Int?
-  ) throws -> DenseLayer {
-    let (size, overflow) = pending.outputSize.multipliedReportingOverflow(by: pending.inputSize)
-    guard !overflow, size <= budget - layerValues else {
+  ) throws -> AffineLayer {
+    let size = pending.matrix?.storedValues.count ?? pending.outputSize
+    guard size <= budget - layerValues else {
       throw error(
-        "a layer of \(pending.outputSize) × \(pending.inputSize) weights would need more than"
+        "a layer holding \(size) weights would need more than"
           + " \(budgetDescription), with \(layerValues) in the layers before it", node: node,
         index: index)
     }

@@ -1,0 +1,188 @@
+/// A layer's weights, `rows × columns`: dense and row-major, or sparse by compressed rows where
+/// most entries are zero (a convolution's matrix, a pooling's, the merge of a normalisation).
+///
+/// Every pass over a layer goes through `forEachEntry(inRow:)`, `multiply` and
+/// `addTransposedRow`, so a convolution costs time and memory in proportion to its weights, never
+/// to `rows × columns`.
+public struct WeightMatrix: Sendable, Equatable {
+  public let rows: Int
+  public let columns: Int
+  let storage: Storage
+
+  enum Storage: Sendable, Equatable {
+    /// `values[i * columns + j]`.
+    case dense([Double])
+    /// Row `i` holds `values[k]` at column `columnIndices[k]` for `k` in
+    /// `rowStarts[i]..<rowStarts[i + 1]`, columns increasing within a row.
+    case sparse(rowStarts: [Int], columnIndices: [Int], values: [Double])
+  }
+
+  /// A dense matrix from its row-major values (`rows · columns` of them).
+  public init(rows: Int, columns: Int, denseValues: [Double]) {
+    precondition(denseValues.count == rows * columns, "dense weights need rows × columns values")
+    self.rows = rows
+    self.columns = columns
+    storage = .dense(denseValues)
+  }
+
+  /// A sparse matrix from its rows' entries; within a row, columns must increase.
+  public init(rows: Int, columns: Int, rowStarts: [Int], columnIndices: [Int], values: [Double]) {
+    precondition(rowStarts.count == rows + 1 && rowStarts.first == 0)
+    precondition(rowStarts.last == values.count && columnIndices.count == values.count)
+    self.rows = rows
+    self.columns = columns
+    storage = .sparse(rowStarts: rowStarts, columnIndices: columnIndices, values: values)
+  }
+
+  /// Builds a matrix row by row: `fill(i, &row)` adds row `i`'s values into a zeroed dense
+  /// scratch row. The result is sparse when at most a quarter of the entries are non-zero.
+  static func build(rows: Int, columns: Int, fill: (Int, inout [Double]) -> Void) -> WeightMatrix {
+    var scratch = [Double](repeating: 0, count: columns)
+    var rowStarts = [0]
+    var columnIndices: [Int] = []
+    var values: [Double] = []
+    rowStarts.reserveCapacity(rows + 1)
+    for i in 0..<rows {
+      fill(i, &scratch)
+      for j in 0..<columns where scratch[j] != 0 {
+        columnIndices.append(j)
+        values.append(scratch[j])
+        scratch[j] = 0
+      }
+      rowStarts.append(values.count)
+    }
+    let sparse = WeightMatrix(
+      rows: rows, columns: columns, rowStarts: rowStarts, columnIndices: columnIndices,
+      values: values)
+    return values.count * 4 <= rows * columns ? sparse : sparse.densified()
+  }
+
+  /// The identity, stored sparse.
+  static func identity(_ size: Int) -> WeightMatrix {
+    WeightMatrix(
+      rows: size, columns: size, rowStarts: Array(0...size), columnIndices: Array(0..<size),
+      values: [Double](repeating: 1, count: size))
+  }
+
+  /// The same matrix stored dense.
+  func densified() -> WeightMatrix {
+    WeightMatrix(rows: rows, columns: columns, denseValues: denseValues)
+  }
+
+  /// Whether the matrix is stored by compressed rows.
+  public var isSparse: Bool {
+    if case .sparse = storage { return true }
+    return false
+  }
+
+  /// The values held: every entry of a dense matrix, the stored entries of a sparse one.
+  public var storedValues: [Double] {
+    switch storage {
+    case .dense(let values): return values
+    case .sparse(_, _, let values): return values
+    }
+  }
+
+  /// All `rows · columns` entries, row-major (for small matrices: tests, `.nnet` round trips).
+  public var denseValues: [Double] {
+    switch storage {
+    case .dense(let values): return values
+    case .sparse(let rowStarts, let columnIndices, let values):
+      var dense = [Double](repeating: 0, count: rows * columns)
+      for i in 0..<rows {
+        for k in rowStarts[i]..<rowStarts[i + 1] {
+          dense[i * columns + columnIndices[k]] = values[k]
+        }
+      }
+      return dense
+    }
+  }
+
+  /// Calls `body(j, w)` for every non-zero entry `w` of row `i`, columns increasing.
+  @inline(__always)
+  func forEachEntry(inRow i: Int, _ body: (Int, Double) -> Void) {
+    switch storage {
+    case .dense(let values):
+      values.withUnsafeBufferPointer { w in
+        let base = i * columns
+        for j in 0..<columns where w[base + j] != 0 { body(j, w[base + j]) }
+      }
+    case .sparse(let rowStarts, let columnIndices, let values):
+      columnIndices.withUnsafeBufferPointer { c in
+        values.withUnsafeBufferPointer { w in
+          for k in rowStarts[i]..<rowStarts[i + 1] { body(c[k], w[k]) }
+        }
+      }
+    }
+  }
+
+  /// Row `i` as `columns` values.
+  func row(_ i: Int) -> [Double] {
+    var result = [Double](repeating: 0, count: columns)
+    forEachEntry(inRow: i) { j, w in result[j] = w }
+    return result
+  }
+
+  /// The number of non-zero entries of row `i`.
+  func entryCount(inRow i: Int) -> Int {
+    switch storage {
+    case .dense:
+      var count = 0
+      forEachEntry(inRow: i) { _, _ in count += 1 }
+      return count
+    case .sparse(let rowStarts, _, _): return rowStarts[i + 1] - rowStarts[i]
+    }
+  }
+
+  /// `W x + shift`, each row summed in column order.
+  func multiply(_ x: [Double], adding shift: [Double]) -> [Double] {
+    precondition(x.count == columns && shift.count == rows, "matrix product of the wrong size")
+    var result = shift
+    x.withUnsafeBufferPointer { x in
+      for i in 0..<rows {
+        var sum = 0.0
+        forEachEntry(inRow: i) { j, w in sum += w * x[j] }
+        result[i] += sum
+      }
+    }
+    return result
+  }
+
+  /// `target += g · (row i)`, the transposed product one row at a time (gradients,
+  /// back-substitution).
+  @inline(__always)
+  func addRow(_ i: Int, times g: Double, into target: UnsafeMutableBufferPointer<Double>) {
+    forEachEntry(inRow: i) { j, w in target[j] += g * w }
+  }
+
+  /// The matrix with every entry and `shift` checked finite; the first bad entry otherwise.
+  func firstNonFinite() -> (row: Int, column: Int, value: Double)? {
+    for i in 0..<rows {
+      var bad: (Int, Double)?
+      switch storage {
+      case .dense(let values):
+        for j in 0..<columns where !values[i * columns + j].isFinite {
+          bad = (j, values[i * columns + j])
+          break
+        }
+      case .sparse(let rowStarts, let columnIndices, let values):
+        for k in rowStarts[i]..<rowStarts[i + 1] where !values[k].isFinite {
+          bad = (columnIndices[k], values[k])
+          break
+        }
+      }
+      if let bad { return (i, bad.0, bad.1) }
+    }
+    return nil
+  }
+
+  /// `self · inner`: the product of two matrices, `rows × inner.columns`, built row by row.
+  func composed(after inner: WeightMatrix) -> WeightMatrix {
+    precondition(inner.rows == columns, "composed matrices do not chain")
+    return WeightMatrix.build(rows: rows, columns: inner.columns) { i, row in
+      row.withUnsafeMutableBufferPointer { target in
+        forEachEntry(inRow: i) { k, w in inner.addRow(k, times: w, into: target) }
+      }
+    }
+  }
+}
