@@ -240,11 +240,24 @@ struct CommandParsingTests {
     let network = try ModelLoader.load(path: Shipped.model)
     let text = InfoCommand.describe(network, path: Shipped.model)
     #expect(text.contains("784"))
-    #expect(text.contains("dense 3"))
-    #expect(!text.contains("dense 4"))
+    let layerRows = text.split(separator: "\n").filter { $0.contains(" dense ") }
+    #expect(layerRows.count == 3, "\(text)")
     #expect(text.contains("relu") && text.contains("identity"))
     // 784·50 + 50 parameters in the first layer.
     #expect(text.contains("39250"))
+    #expect(text.contains("Operations in the file:"))
+  }
+
+  @Test func infoListsConvolutionAndPoolingWithTheirShapes() throws {
+    let path = Fixtures.url("onnx/conv_maxpool.onnx").path
+    let text = InfoCommand.describe(try ModelLoader.load(path: path), path: path)
+    let operations = text.split(separator: "\n").filter { $0.hasPrefix("  ") && $0.contains(". ") }
+    #expect(operations.count >= 4, "\(text)")
+    #expect(operations.first?.contains("Conv 3→") == true, "\(text)")
+    #expect(operations.first?.contains("→ [1, ") == true, "\(text)")
+    #expect(text.contains("MaxPool, kernel 2×2, stride 2×2"), "\(text)")
+    #expect(text.contains("sparse"))
+    #expect(text.contains("tree of pairwise maxima"))
   }
 }
 

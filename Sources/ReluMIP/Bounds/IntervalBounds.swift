@@ -85,19 +85,31 @@ enum IntervalBounds {
     var lower = [Double](repeating: 0, count: layer.outputSize)
     var upper = [Double](repeating: 0, count: layer.outputSize)
     for i in 0..<layer.outputSize {
-      var low = layer.bias[i]
-      var high = layer.bias[i]
-      var magnitude = abs(layer.bias[i])
+      // Each side is its own sum, with its own rounding error. A term whose input bound is 0
+      // is an exact 0 and adds no error: the copy of a ReLU's output (MaxPool's tree passes
+      // values on so) keeps its lower bound of exactly 0, and stays a stable neuron.
+      let bias = layer.bias[i]
+      var (low, high) = (bias, bias)
+      var (lowMagnitude, highMagnitude) = (abs(bias), abs(bias))
+      var (lowTerms, highTerms) = bias == 0 ? (0, 0) : (1, 1)
       layer.matrix.forEachEntry(inRow: i) { j, w in
-        let a = w * inputLower[j]
-        let b = w * inputUpper[j]
-        low += min(a, b)
-        high += max(a, b)
-        magnitude += max(abs(a), abs(b))
+        let (toLow, toHigh) =
+          w > 0 ? (inputLower[j], inputUpper[j]) : (inputUpper[j], inputLower[j])
+        if toLow != 0 {
+          let a = w * toLow
+          low += a
+          lowMagnitude += abs(a)
+          lowTerms += 1
+        }
+        if toHigh != 0 {
+          let b = w * toHigh
+          high += b
+          highMagnitude += abs(b)
+          highTerms += 1
+        }
       }
-      let margin = roundingMargin(magnitude, terms: layer.inputSize + 1)
-      lower[i] = low - margin
-      upper[i] = high + margin
+      lower[i] = lowTerms == 0 ? low : low - roundingMargin(lowMagnitude, terms: lowTerms)
+      upper[i] = highTerms == 0 ? high : high + roundingMargin(highMagnitude, terms: highTerms)
     }
     return LayerBounds(lower: lower, upper: upper)
   }

@@ -364,6 +364,7 @@ struct GraphInterpreter {
       }
       return value
     }
+    let described = path.structure.count
     switch node.opType {
     case "Relu":
       path.layers.append(try layer(path.pending, .relu, node: node, index: index))
@@ -437,6 +438,9 @@ struct GraphInterpreter {
       throw error(
         "gives data of shape \(path.shape), more than \(budgetDescription)", node: node,
         index: index)
+    }
+    if path.structure.count > described, let last = path.structure.popLast() {
+      path.structure.append("\(last) → \(path.shape)")
     }
     paths[outputName] = path
     return nil
