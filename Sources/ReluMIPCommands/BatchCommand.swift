@@ -147,11 +147,12 @@ struct BatchCommand: ParsableCommand {
       configuration.trueLabels = trueLabels
     }
     if let imagesDir {
-      if let size = HumanReport.imageSize(network.inputShape, count: network.inputSize) {
+      if let image = HumanReport.imageGeometry(network.inputShape, count: network.inputSize) {
         try FileManager.default.createDirectory(
           atPath: imagesDir, withIntermediateDirectories: true)
         configuration.pictureDirectory = imagesDir
-        configuration.imageSize = (size.0, size.1)
+        configuration.imageSize = (image.height, image.width)
+        configuration.imageChannels = image.channels
       } else {
         warn("the inputs are not image-shaped (\(network.inputShape)): --images-dir is ignored")
       }
@@ -376,7 +377,9 @@ enum CounterexamplePictureFile {
       note("no counterexample, so no picture: \(path) not written")
       return
     }
-    guard let (height, width) = HumanReport.imageSize(network.inputShape, count: center.count)
+    guard
+      let (channels, height, width) = HumanReport.imageGeometry(
+        network.inputShape, count: center.count)
     else {
       throw PNGError.notImageShaped(count: center.count)
     }
@@ -385,7 +388,7 @@ enum CounterexamplePictureFile {
       labelNames: labelNames)
     try CounterexamplePicture.make(
       original: center, counterexample: counterexample.input, height: height, width: width,
-      caption: caption
+      channels: channels, caption: caption
     ).write(to: path)
   }
 }

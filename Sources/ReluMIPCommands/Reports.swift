@@ -167,10 +167,19 @@ enum HumanReport {
 
   /// Height and width if the input looks like one grayscale image.
   static func imageSize(_ shape: [Int], count: Int) -> (Int, Int)? {
-    let dims = shape.filter { $0 != 1 }
-    if dims.count == 2 { return (dims[0], dims[1]) }
+    imageGeometry(shape, count: count).flatMap { $0.channels == 1 ? ($0.height, $0.width) : nil }
+  }
+
+  /// Channels, height and width of an input that is an image: shape (H, W), (1, H, W) or
+  /// (3, H, W) in C order (leading 1s aside), or a square of at least 8×8 values.
+  static func imageGeometry(_ shape: [Int], count: Int) -> (channels: Int, height: Int, width: Int)?
+  {
+    var dims = Array(shape.drop { $0 == 1 })
+    if dims.count == 3 && dims[0] == 3 { return (3, dims[1], dims[2]) }
+    dims = dims.filter { $0 != 1 }
+    if dims.count == 2 { return (1, dims[0], dims[1]) }
     let side = Int(Double(count).squareRoot().rounded())
-    if side * side == count && side >= 8 { return (side, side) }
+    if side * side == count && side >= 8 { return (1, side, side) }
     return nil
   }
 

@@ -69,6 +69,59 @@ struct LabelNamesArgument: ExpressibleByArgument {
     valueName: "name0,name1,…")
 }
 
+/// `--mean m1,m2,m3 --std s1,s2,s3`: per-channel input normalisation put in front of a model
+/// trained on normalised inputs, so that the radius and the box are in pixel units.
+struct NormalizationOptions: ParsableArguments {
+  @Option(
+    parsing: .unconditional,
+    help: ArgumentHelp(
+      "Per-channel means: the network is given (x − mean) / std, so --delta and --clip are in pixel units. Needs --std.",
+      valueName: "m1,m2,…"))
+  var mean: NumberListArgument?
+
+  @Option(
+    parsing: .unconditional,
+    help: ArgumentHelp("Per-channel standard deviations (> 0), with --mean.", valueName: "s1,s2,…"))
+  var std: NumberListArgument?
+
+  func validate() throws {
+    guard (mean == nil) == (std == nil) else {
+      throw ValidationError("--mean and --std go together: give both or neither")
+    }
+    if let std, !std.values.allSatisfy({ $0 > 0 }) {
+      throw ValidationError("--std values must be > 0, not \(std.values)")
+    }
+    if let mean, let std, mean.values.count != std.values.count {
+      throw ValidationError(
+        "--mean has \(mean.values.count) values and --std \(std.values.count); give one per channel"
+      )
+    }
+  }
+
+  /// The network with the normalisation in front, or as it is.
+  func apply(to network: Network) throws -> Network {
+    guard let mean, let std else { return network }
+    do {
+      return try network.prependingNormalization(mean: mean.values, std: std.values)
+    } catch let error as NetworkError {
+      throw ValidationError("\(error)")
+    }
+  }
+}
+
+/// A comma-separated list of finite numbers.
+struct NumberListArgument: ExpressibleByArgument {
+  var values: [Double]
+
+  init?(argument: String) {
+    let parsed = argument.split(separator: ",").map {
+      Double($0.trimmingCharacters(in: .whitespaces))
+    }
+    guard !parsed.isEmpty, parsed.allSatisfy({ $0?.isFinite == true }) else { return nil }
+    values = parsed.map { $0! }
+  }
+}
+
 /// The options every verification command shares besides the norm and the radii: the target,
 /// the box and the solver's limits.
 ///
@@ -255,6 +308,8 @@ struct VerifyCommand: ParsableCommand {
   @Option(help: LabelNamesArgument.help)
   var labelNames: LabelNamesArgument?
 
+  @OptionGroup var normalization: NormalizationOptions
+
   func validate() throws {
     guard example >= 0 else { throw ValidationError("--example must be ≥ 0") }
     guard !(maximize && minimizeDistance) else {
@@ -264,7 +319,7 @@ struct VerifyCommand: ParsableCommand {
   }
 
   func run() throws {
-    let network = try ModelLoader.load(path: model)
+    let network = try normalization.apply(to: ModelLoader.load(path: model))
     let examples = try ExampleReader.read(path: images)
     let center = try examples.example(example)
     let region = try InputRegion(

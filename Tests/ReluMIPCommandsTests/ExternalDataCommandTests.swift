@@ -12,10 +12,10 @@ struct ExternalDataCommandTests {
   @Test func infoShowsTheLayers() throws {
     let run = try Relumip.run(["info", Self.model])
     #expect(run.status == 0, "stderr: \(run.stderr)")
-    let layers = run.stdout.split(separator: "\n").filter { $0.hasPrefix("dense") }
-      .map { $0.split(separator: " ").map(String.init) }
+    let layers = run.stdout.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+      .filter { $0.count > 1 && $0[1] == "dense" }
     try #require(layers.count == 3, "\(run.stdout)")
-    // dense K  inputs  outputs  activation  parameters  small weights
+    // K  dense  inputs  outputs  activation  parameters  small weights
     #expect(
       layers.map { Array($0[2...4]) } == [
         ["6", "8", "relu"], ["8", "5", "relu"], ["5", "3", "identity"],

@@ -27,6 +27,8 @@ public struct BatchConfiguration: Sendable {
   /// Where to write a PNG picture of each counterexample, and the examples' image size.
   public var pictureDirectory: String?
   public var imageSize: (height: Int, width: Int)?
+  /// 1 for grey pictures, 3 for colour (the values in C, H, W order).
+  public var imageChannels = 1
   /// The name of each label, for the pictures' captions.
   public var labelNames: [String]?
   /// The shard this run is, recorded on every line (`batch --shard`).
@@ -123,7 +125,7 @@ public final class BatchRunner: Sendable {
             norm: configuration.norm, labelNames: configuration.labelNames)
           try CounterexamplePicture.make(
             original: center, counterexample: counterexample.input, height: size.height,
-            width: size.width, caption: caption
+            width: size.width, channels: configuration.imageChannels, caption: caption
           ).write(to: path)
           record.image = path
         } catch {

@@ -46,3 +46,46 @@ extension AffineLayer {
       unchecked: .identity(size), [Double](repeating: 0, count: size), .identity)
   }
 }
+
+extension Network {
+  /// The network that takes pixels: `(x − mean) / std` per channel, then this network, for a
+  /// model trained on normalised inputs, so that radii and the box are in pixel units. `mean`
+  /// and `std` hold one value per channel (the first dimension of the input shape, leading 1s
+  /// aside) or one for all.
+  public func prependingNormalization(mean: [Double], std: [Double]) throws -> Network {
+    guard !mean.isEmpty, mean.count == std.count else {
+      throw NetworkError.invalidLayer(
+        "--mean gives \(mean.count) values and --std \(std.count); give one per channel")
+    }
+    guard mean.allSatisfy(\.isFinite), std.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+      throw NetworkError.invalidLayer(
+        "the normalisation needs finite means and positive standard deviations, not \(mean) and \(std)"
+      )
+    }
+    let channels = inputShape.drop { $0 == 1 }.first ?? 1
+    guard mean.count == 1 || (mean.count == channels && inputSize % channels == 0) else {
+      throw NetworkError.invalidLayer(
+        "\(mean.count) channel values for an input of shape \(inputShape) (\(channels) channels)")
+    }
+    let perChannel = inputSize / mean.count
+    let pixelMean = (0..<inputSize).map { mean[$0 / perChannel] }
+    let pixelStd = (0..<inputSize).map { std[$0 / perChannel] }
+    let normalisation = AffineLayer(
+      unchecked: WeightMatrix(
+        rows: inputSize, columns: inputSize, rowStarts: Array(0...inputSize),
+        columnIndices: Array(0..<inputSize), values: pixelStd.map { 1 / $0 }),
+      zip(pixelMean, pixelStd).map { -$0 / $1 }, .identity)
+    var layers = self.layers
+    layers[0] = layers[0].composed(after: normalisation)
+    var reference = self.reference
+    reference.operations = [.subtract(pixelMean), .divide(pixelStd)] + reference.operations
+    var network = try Network(
+      layers: layers, inputShape: inputShape,
+      notes: notes + [
+        "inputs are normalised per channel, (x − \(mean)) / \(std), before the model"
+      ],
+      reference: reference)
+    network.structure = ["Normalize (x − \(mean)) / \(std) → \(inputShape)"] + structure
+    return network
+  }
+}

@@ -78,13 +78,19 @@ public enum CounterexamplePicture {
   }
 
   /// The picture; with a caption, words above the panels and a colour bar under the difference.
+  ///
+  /// With 3 `channels` (values in C, H, W order, as image networks take them) the images are in
+  /// colour, each channel on the shared scale, and the difference panel shows, per pixel, the
+  /// channel change of the largest magnitude.
   public static func make(
-    original: [Double], counterexample: [Double], height: Int, width: Int,
+    original: [Double], counterexample: [Double], height: Int, width: Int, channels: Int = 1,
     caption: Caption? = nil, scale: Int = 4
   ) -> PNGImage {
+    precondition(channels == 1 || channels == 3, "grey (1 channel) or colour (3 channels)")
     precondition(
-      original.count == height * width && counterexample.count == height * width,
-      "both images have height × width values")
+      original.count == channels * height * width
+        && counterexample.count == channels * height * width,
+      "both images have channels × height × width values")
     precondition(scale >= 1, "scale ≥ 1")
     let all = original + counterexample
     let lower = min(0, all.min() ?? 0)
@@ -93,7 +99,15 @@ public enum CounterexamplePicture {
       let level = byte((value - lower) / (upper - lower))
       return [level, level, level]
     }
-    let difference = zip(counterexample, original).map { $0 - $1 }
+    let change = zip(counterexample, original).map { $0 - $1 }
+    let plane = height * width
+    var difference = [Double](repeating: 0, count: plane)
+    for pixel in 0..<plane {
+      for channel in 0..<channels
+      where abs(change[channel * plane + pixel]) > abs(difference[pixel]) {
+        difference[pixel] = change[channel * plane + pixel]
+      }
+    }
     let extent = difference.map(abs).max() ?? 0
     func diverging(_ value: Double) -> [UInt8] {
       let t = extent > 0 ? value / extent : 0
@@ -101,8 +115,15 @@ public enum CounterexamplePicture {
       return t >= 0 ? [255, fade, fade] : [fade, fade, 255]
     }
 
-    let panels: [(values: [Double], color: (Double) -> [UInt8])] = [
-      (original, gray), (counterexample, gray), (difference, diverging),
+    // Each panel gives a pixel's colour from its index in the plane.
+    func image(_ values: [Double]) -> (Int) -> [UInt8] {
+      guard channels == 3 else { return { gray(values[$0]) } }
+      return { pixel in
+        (0..<3).map { byte((values[$0 * plane + pixel] - lower) / (upper - lower)) }
+      }
+    }
+    let panels: [(Int) -> [UInt8]] = [
+      image(original), image(counterexample), { diverging(difference[$0]) },
     ]
     let layout = Layout(
       height: height, width: width, scale: scale, caption: caption, extent: extent)
@@ -112,7 +133,7 @@ public enum CounterexamplePicture {
       let left = layout.panelLeft(index)
       for row in 0..<height {
         for column in 0..<width {
-          let color = panel.color(panel.values[row * width + column])
+          let color = panel(row * width + column)
           for dy in 0..<scale {
             for dx in 0..<scale {
               image[left + column * scale + dx, layout.panelTop + row * scale + dy] = color
