@@ -452,7 +452,7 @@ struct ExecutableTests {
     try #require(run.stdout.contains("settled by:      attack"), "\(run.stdout)")
     let lines = run.stdout.split(separator: "\n").map(String.init)
     #expect(lines.contains { $0.hasPrefix("input") && $0.contains("(784)") }, "\(run.stdout)")
-    let layers = lines.filter { $0.hasPrefix("dense") }
+    let layers = lines.filter { $0.split(separator: " ").dropFirst().first == "dense" }
     try #require(layers.count == 2, "\(run.stdout)")
     for layer in layers {
       let fields = layer.split(separator: " ")
@@ -537,7 +537,7 @@ struct ExecutableTests {
     #expect(run.status == 0, "stderr: \(run.stderr)")
     let lines = run.stdout.split(separator: "\n").map(String.init)
     #expect(lines.contains { $0.hasPrefix("Layer") && $0.contains("Activation") })
-    let layers = lines.filter { $0.hasPrefix("dense") }
+    let layers = lines.filter { $0.split(separator: " ").dropFirst().first == "dense" }
     try #require(layers.count == 3, "\(run.stdout)")
     #expect(layers[0].contains("784") && layers[0].contains("50") && layers[0].contains("relu"))
     #expect(layers[1].contains("relu"))

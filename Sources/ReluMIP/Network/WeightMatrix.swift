@@ -139,10 +139,26 @@ public struct WeightMatrix: Sendable, Equatable {
     precondition(x.count == columns && shift.count == rows, "matrix product of the wrong size")
     var result = shift
     x.withUnsafeBufferPointer { x in
-      for i in 0..<rows {
-        var sum = 0.0
-        forEachEntry(inRow: i) { j, w in sum += w * x[j] }
-        result[i] += sum
+      switch storage {
+      case .dense(let values):
+        values.withUnsafeBufferPointer { w in
+          for i in 0..<rows {
+            var sum = 0.0
+            let base = i * columns
+            for j in 0..<columns { sum += w[base + j] * x[j] }
+            result[i] += sum
+          }
+        }
+      case .sparse(let rowStarts, let columnIndices, let values):
+        columnIndices.withUnsafeBufferPointer { c in
+          values.withUnsafeBufferPointer { w in
+            for i in 0..<rows {
+              var sum = 0.0
+              for k in rowStarts[i]..<rowStarts[i + 1] { sum += w[k] * x[c[k]] }
+              result[i] += sum
+            }
+          }
+        }
       }
     }
     return result
@@ -150,9 +166,25 @@ public struct WeightMatrix: Sendable, Equatable {
 
   /// `target += g · (row i)`, the transposed product one row at a time (gradients,
   /// back-substitution).
+  ///
+  /// Written out per storage rather than through `forEachEntry`: this is the inner loop of
+  /// back-substitution, and a closure per entry is slow where the optimiser does not inline it
+  /// (debug builds, the test suite's).
   @inline(__always)
   func addRow(_ i: Int, times g: Double, into target: UnsafeMutableBufferPointer<Double>) {
-    forEachEntry(inRow: i) { j, w in target[j] += g * w }
+    switch storage {
+    case .dense(let values):
+      values.withUnsafeBufferPointer { w in
+        let base = i * columns
+        for j in 0..<columns { target[j] += g * w[base + j] }
+      }
+    case .sparse(let rowStarts, let columnIndices, let values):
+      columnIndices.withUnsafeBufferPointer { c in
+        values.withUnsafeBufferPointer { w in
+          for k in rowStarts[i]..<rowStarts[i + 1] { target[c[k]] += g * w[k] }
+        }
+      }
+    }
   }
 
   /// The matrix with every entry and `shift` checked finite; the first bad entry otherwise.
