@@ -452,7 +452,7 @@ struct ExecutableTests {
     try #require(run.stdout.contains("settled by:      attack"), "\(run.stdout)")
     let lines = run.stdout.split(separator: "\n").map(String.init)
     #expect(lines.contains { $0.hasPrefix("input") && $0.contains("(784)") }, "\(run.stdout)")
-    let layers = lines.filter { $0.split(separator: " ").dropFirst().first == "dense" }
+    let layers = lines.filter { $0.hasPrefix("dense") }
     try #require(layers.count == 2, "\(run.stdout)")
     for layer in layers {
       let fields = layer.split(separator: " ")
