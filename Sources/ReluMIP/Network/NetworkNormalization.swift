@@ -71,9 +71,7 @@ extension Network {
     let pixelMean = (0..<inputSize).map { mean[$0 / perChannel] }
     let pixelStd = (0..<inputSize).map { std[$0 / perChannel] }
     let normalisation = AffineLayer(
-      unchecked: WeightMatrix(
-        rows: inputSize, columns: inputSize, rowStarts: Array(0...inputSize),
-        columnIndices: Array(0..<inputSize), values: pixelStd.map { 1 / $0 }),
+      unchecked: .diagonal(pixelStd.map { 1 / $0 }),
       zip(pixelMean, pixelStd).map { -$0 / $1 }, .identity)
     var layers = self.layers
     layers[0] = layers[0].composed(after: normalisation)

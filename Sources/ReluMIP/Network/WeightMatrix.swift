@@ -34,21 +34,62 @@ public struct WeightMatrix: Sendable, Equatable {
     storage = .sparse(rowStarts: rowStarts, columnIndices: columnIndices, values: values)
   }
 
-  /// Builds a matrix row by row: `fill(i, &row)` adds row `i`'s values into a zeroed dense
-  /// scratch row. The result is sparse when at most a quarter of the entries are non-zero.
-  static func build(rows: Int, columns: Int, fill: (Int, inout [Double]) -> Void) -> WeightMatrix {
-    var scratch = [Double](repeating: 0, count: columns)
+  /// One row being built: a zeroed scratch row that remembers which columns were written, so
+  /// that emitting it costs its entries, not the row's width (a MaxPool tree's or a Transpose's
+  /// rows hold one to three entries over tens of thousands of columns).
+  struct RowAccumulator {
+    fileprivate var values: [Double]
+    fileprivate var written: [Bool]
+    fileprivate var columns: [Int] = []
+
+    fileprivate init(width: Int) {
+      values = [Double](repeating: 0, count: width)
+      written = [Bool](repeating: false, count: width)
+    }
+
+    /// Adds `w` to column `j`.
+    @inline(__always)
+    mutating func add(_ j: Int, _ w: Double) {
+      if !written[j] {
+        written[j] = true
+        columns.append(j)
+      }
+      values[j] += w
+    }
+
+    /// `self += g · (row i of matrix)`.
+    mutating func add(row i: Int, of matrix: WeightMatrix, times g: Double) {
+      matrix.forEachEntry(inRow: i) { j, w in add(j, g * w) }
+    }
+
+    /// Appends the non-zero entries, columns increasing, and clears the row for the next one.
+    fileprivate mutating func flush(into columnIndices: inout [Int], _ entries: inout [Double]) {
+      columns.sort()
+      for j in columns {
+        if values[j] != 0 {
+          columnIndices.append(j)
+          entries.append(values[j])
+        }
+        values[j] = 0
+        written[j] = false
+      }
+      columns.removeAll(keepingCapacity: true)
+    }
+  }
+
+  /// Builds a matrix row by row: `fill(i, &row)` adds row `i`'s entries. The result is sparse
+  /// when at most a quarter of the entries are non-zero.
+  static func build(rows: Int, columns: Int, fill: (Int, inout RowAccumulator) -> Void)
+    -> WeightMatrix
+  {
+    var row = RowAccumulator(width: columns)
     var rowStarts = [0]
     var columnIndices: [Int] = []
     var values: [Double] = []
     rowStarts.reserveCapacity(rows + 1)
     for i in 0..<rows {
-      fill(i, &scratch)
-      for j in 0..<columns where scratch[j] != 0 {
-        columnIndices.append(j)
-        values.append(scratch[j])
-        scratch[j] = 0
-      }
+      fill(i, &row)
+      row.flush(into: &columnIndices, &values)
       rowStarts.append(values.count)
     }
     let sparse = WeightMatrix(
@@ -57,11 +98,16 @@ public struct WeightMatrix: Sendable, Equatable {
     return values.count * 4 <= rows * columns ? sparse : sparse.densified()
   }
 
+  /// The diagonal matrix of `values`, stored sparse.
+  static func diagonal(_ values: [Double]) -> WeightMatrix {
+    WeightMatrix(
+      rows: values.count, columns: values.count, rowStarts: Array(0...values.count),
+      columnIndices: Array(0..<values.count), values: values)
+  }
+
   /// The identity, stored sparse.
   static func identity(_ size: Int) -> WeightMatrix {
-    WeightMatrix(
-      rows: size, columns: size, rowStarts: Array(0...size), columnIndices: Array(0..<size),
-      values: [Double](repeating: 1, count: size))
+    diagonal([Double](repeating: 1, count: size))
   }
 
   /// The same matrix stored dense.
@@ -212,9 +258,7 @@ public struct WeightMatrix: Sendable, Equatable {
   func composed(after inner: WeightMatrix) -> WeightMatrix {
     precondition(inner.rows == columns, "composed matrices do not chain")
     return WeightMatrix.build(rows: rows, columns: inner.columns) { i, row in
-      row.withUnsafeMutableBufferPointer { target in
-        forEachEntry(inRow: i) { k, w in inner.addRow(k, times: w, into: target) }
-      }
+      forEachEntry(inRow: i) { k, w in row.add(row: k, of: inner, times: w) }
     }
   }
 }

@@ -351,7 +351,7 @@ extension GraphInterpreter {
         next.append(sums)
       }
       let matrix = WeightMatrix.build(rows: layerRows.count, columns: path.size) { r, row in
-        for (column, weight) in layerRows[r] { row[column] += weight }
+        for (column, weight) in layerRows[r] { row.add(column, weight) }
       }
       path.pending = path.pending.linear(
         matrix, shift: [Double](repeating: 0, count: layerRows.count))
@@ -366,7 +366,7 @@ extension GraphInterpreter {
       }
       let valueMatrix = WeightMatrix.build(rows: valueRows.count, columns: layerRows.count) {
         r, row in
-        for (column, weight) in valueRows[r] { row[column] += weight }
+        for (column, weight) in valueRows[r] { row.add(column, weight) }
       }
       path.pending = PendingAffine.identity(layerRows.count).linear(
         valueMatrix, shift: [Double](repeating: 0, count: valueRows.count))
@@ -374,7 +374,7 @@ extension GraphInterpreter {
     }
     // One value per window, in window order: select them.
     let selection = WeightMatrix.build(rows: current.count, columns: path.pending.outputSize) {
-      r, row in row[current[r][0]] = 1
+      r, row in row.add(current[r][0], 1)
     }
     path.pending = path.pending.linear(
       selection, shift: [Double](repeating: 0, count: current.count))
@@ -433,7 +433,7 @@ extension GraphInterpreter {
   /// nil for a zero.
   func gather(_ path: DataPath, _ source: [Int?], shape: [Int], what: String) -> DataPath {
     let matrix = WeightMatrix.build(rows: source.count, columns: path.size) { r, row in
-      if let column = source[r] { row[column] = 1 }
+      if let column = source[r] { row.add(column, 1) }
     }
     var result = path
     result.pending = path.pending.linear(

@@ -40,7 +40,7 @@ struct PendingAffine {
     }
     if let matrix {
       result.matrix = WeightMatrix.build(rows: outputSize, columns: inputSize) { i, row in
-        matrix.forEachEntry(inRow: i) { j, w in row[j] = w * s[i] }
+        row.add(row: i, of: matrix, times: s[i])
       }
     } else {
       for i in 0..<outputSize { result.scale[i] = s[i] * scale[i] }
@@ -60,7 +60,7 @@ struct PendingAffine {
       composed = m.composed(after: matrix)
     } else {
       composed = WeightMatrix.build(rows: m.rows, columns: inputSize) { r, row in
-        m.forEachEntry(inRow: r) { k, coefficient in row[k] = coefficient * scale[k] }
+        m.forEachEntry(inRow: r) { k, coefficient in row.add(k, coefficient * scale[k]) }
       }
     }
     return PendingAffine(
@@ -69,12 +69,7 @@ struct PendingAffine {
 
   /// The map as a layer, a diagonal map as a sparse matrix.
   func layer(_ activation: Activation) -> AffineLayer {
-    let w =
-      matrix
-      ?? WeightMatrix(
-        rows: outputSize, columns: inputSize, rowStarts: Array(0...outputSize),
-        columnIndices: Array(0..<outputSize), values: scale)
-    return AffineLayer(unchecked: w, bias, activation)
+    AffineLayer(unchecked: matrix ?? .diagonal(scale), bias, activation)
   }
 }
 
