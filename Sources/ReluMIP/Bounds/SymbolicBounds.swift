@@ -99,6 +99,62 @@ enum SymbolicBounds {
     return (NetworkBounds(layers: layers), relaxations, magnitudes)
   }
 
+  /// Bounds of the hidden layers within a subproblem of the neuron-split search: `bounds` are
+  /// the parent's (valid for the subproblem too), the split neurons are clamped to their phase
+  /// (an active one has `z ≥ 0`, so its lower bound rises to 0), and every layer after the first
+  /// split one is bounded again by back-substitution with the clamped relaxations, keeping the
+  /// tighter of old and new. Nil when the bounds prove the subproblem empty (a split phase that
+  /// no input of the region reaches).
+  static func refine(
+    network: Network, region: InputRegion, bounds parent: [LayerBounds], splits: [NeuronSplit],
+    magnitudes: [[Double]], recomputeLayers: Bool
+  ) -> [LayerBounds]? {
+    var bounds = parent
+    func clamp(_ layer: Int) -> Bool {
+      for split in splits where split.layer == layer {
+        if split.active {
+          bounds[layer].lower[split.neuron] = max(bounds[layer].lower[split.neuron], 0)
+        } else {
+          bounds[layer].upper[split.neuron] = min(bounds[layer].upper[split.neuron], 0)
+        }
+        if bounds[layer].lower[split.neuron] > bounds[layer].upper[split.neuron] { return false }
+      }
+      return true
+    }
+    for p in bounds.indices where !clamp(p) { return nil }
+    guard recomputeLayers, let first = splits.map(\.layer).min() else { return bounds }
+    var relaxations = (0...first).map { Relaxation(bounds[$0]) }
+    for k in (first + 1)..<bounds.count {
+      let layer = network.layers[k]
+      let previous = bounds[k - 1].outputBounds(.relu)
+      let interval = IntervalBounds.propagate(
+        layer, inputLower: previous.lower, inputUpper: previous.upper)
+      bounds[k] = bounds[k].intersected(with: interval)
+      let rows = (0..<layer.outputSize).filter { bounds[k].isUnstable($0) }
+      if !rows.isEmpty {
+        var coefficients = [Double](repeating: 0, count: rows.count * layer.inputSize)
+        for (r, i) in rows.enumerated() {
+          layer.matrix.forEachEntry(inRow: i) { j, w in coefficients[r * layer.inputSize + j] = w }
+        }
+        let constants = rows.map { layer.bias[$0] }
+        let upper = bound(
+          rows: coefficients, constants: constants, throughLayer: k - 1, network: network,
+          relaxations: relaxations, magnitudes: magnitudes, region: region, maximize: true)
+        let lower = bound(
+          rows: coefficients, constants: constants, throughLayer: k - 1, network: network,
+          relaxations: relaxations, magnitudes: magnitudes, region: region, maximize: false)
+        for (r, i) in rows.enumerated() {
+          bounds[k].upper[i] = min(bounds[k].upper[i], upper.values[r])
+          bounds[k].lower[i] = max(bounds[k].lower[i], lower.values[r])
+        }
+      }
+      if !clamp(k) { return nil }
+      for i in 0..<bounds[k].count where bounds[k].lower[i] > bounds[k].upper[i] { return nil }
+      relaxations.append(Relaxation(bounds[k]))
+    }
+    return bounds
+  }
+
   /// The largest margin `goal` can have over the region: each condition's row composed with the
   /// output layer and bounded by back-substitution, the smallest of these (the margin is the
   /// smallest condition), and never above the interval bound from `outputBounds`. Also the linear

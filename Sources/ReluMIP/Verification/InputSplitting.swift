@@ -51,7 +51,7 @@ final class InputSplittingSearch {
   /// Whether splitting suits the region: an L∞ ball or box over few inputs.
   static func applies(to region: InputRegion, options: VerificationOptions) -> Bool {
     switch options.searchStrategy {
-    case .milp: return false
+    case .milp, .reluSplit: return false
     case .split: return region.norm == .linf
     case .automatic: return region.norm == .linf && region.dimension <= 16
     }

@@ -35,6 +35,9 @@ public struct VerificationOptions: Sendable {
   public var cutsPerRound = 100
   /// MILP over the whole region, or branch and bound over the input box first.
   public var searchStrategy: SearchStrategy = .automatic
+  /// Projected-gradient steps on the lower slopes of each open goal's bound after the symbolic
+  /// bounds (`OptimizedBound`); 0 to skip. Also the root's steps in the ReLU-phase search.
+  public var boundOptimizationSteps = 60
   /// Input splitting hands a box to the MILP once at most this many ReLUs are unstable in it.
   public var splitMILPThreshold = 8
   /// The most memory GLPK's branch-and-cut tree may hold (bytes, on this thread); past it the
@@ -55,6 +58,9 @@ public enum SearchStrategy: String, Sendable, CaseIterable, Codable {
   case milp
   /// Branch and bound over the input box (L∞ regions), the MILP for nearly stable boxes.
   case split
+  /// Branch and bound over ReLU phases with optimised bounds, an LP for each subproblem whose
+  /// phases are all known.
+  case reluSplit = "relu-split"
 }
 
 /// Ties the pipeline together: bounds → encoding → LP → heuristics → branch-and-cut → re-check.
@@ -165,6 +171,18 @@ public struct Verifier: Sendable {
     try search(region: region, goals: goals, options: options, attackPoints: nil)
   }
 
+  /// Whether a goal's search branches on ReLU phases (`NeuronSplittingSearch`) rather than
+  /// running GLPK's branch-and-cut on the whole MILP: when asked, or, automatically, when the
+  /// MILP has more binaries than GLPK's tree handles well.
+  func searchesReLUPhases(options: VerificationOptions, binaries: Int) -> Bool {
+    guard !options.maximize else { return false }
+    switch options.searchStrategy {
+    case .reluSplit: return true
+    case .automatic: return binaries > 300
+    case .milp, .split: return false
+    }
+  }
+
   /// `search`, where `attackPoints` (one per goal, or nil) are the attack's best points from a
   /// caller that ran the attack itself (with `options.attack` off).
   func search(
@@ -189,6 +207,7 @@ public struct Verifier: Sendable {
     // attack (tens of milliseconds a goal) would otherwise run on first.
     let boundsStart = clock.now
     let cheapBounds: NetworkBounds
+    var magnitudes: [[Double]]?
     var goalBounds: [Double]
     if options.boundMethod == .interval {
       cheapBounds = IntervalBounds.compute(network: network, region: region)
@@ -197,11 +216,24 @@ public struct Verifier: Sendable {
     } else {
       let symbolic = SymbolicBounds.compute(network: network, region: region, deadline: deadline)
       cheapBounds = symbolic.bounds
+      magnitudes = symbolic.magnitudes
       goalBounds = goals.map {
         SymbolicBounds.marginUpperBound(
           of: $0, network: network, outputBounds: symbolic.bounds.layers[network.layers.count - 1],
           relaxations: symbolic.relaxations, magnitudes: symbolic.magnitudes, region: region
         ).bound
+      }
+    }
+    // Optimised slopes for the goals these bounds leave open: tens of steps, each two passes over
+    // the weights, often settle what would otherwise take thousands of branch-and-bound nodes.
+    if let magnitudes, options.boundOptimizationSteps > 0 {
+      for index in goals.indices where goalBounds[index] > -options.robustTolerance {
+        goalBounds[index] = min(
+          goalBounds[index],
+          OptimizedBound.marginUpperBound(
+            of: goals[index], network: network, region: region, bounds: cheapBounds,
+            magnitudes: magnitudes, iterations: options.boundOptimizationSteps,
+            target: -options.robustTolerance, deadline: deadline))
       }
     }
     timings.bounds = seconds(clock.now - boundsStart)
@@ -292,10 +324,19 @@ public struct Verifier: Sendable {
         result.bound = max(result.bound ?? -.infinity, goalBounds[index])
         continue
       }
-      let search = TargetSearch(
-        encoding: encoding, network: network, region: region, goal: goal, options: options,
-        deadline: deadline)
-      let outcome = try search.run()
+      let outcome: TargetSearch.Outcome
+      if let magnitudes, searchesReLUPhases(options: options, binaries: encoding.binaryCount) {
+        let search = NeuronSplittingSearch(
+          network: network, region: region, goal: goal, rootBounds: encoding.bounds,
+          magnitudes: magnitudes, options: options, deadline: deadline,
+          statistics: encoding.statistics, binaries: encoding.binaryCount)
+        outcome = try search.run()
+      } else {
+        let search = TargetSearch(
+          encoding: encoding, network: network, region: region, goal: goal, options: options,
+          deadline: deadline)
+        outcome = try search.run()
+      }
       result.nodes += outcome.nodes
       result.statistics = outcome.statistics
       result.binaries = outcome.binaries
@@ -348,6 +389,10 @@ extension VerificationOptions {
     guard dropThreshold.isFinite, dropThreshold >= 0 else {
       throw PropertyError.invalidOption(
         name: "dropThreshold", reason: "must be a finite number ≥ 0, not \(dropThreshold)")
+    }
+    guard boundOptimizationSteps >= 0 else {
+      throw PropertyError.invalidOption(
+        name: "boundOptimizationSteps", reason: "must be ≥ 0, not \(boundOptimizationSteps)")
     }
     if let timeLimit, timeLimit.isNaN {
       throw PropertyError.invalidOption(name: "timeLimit", reason: "is NaN")
