@@ -78,6 +78,10 @@ final class MILPEncoding {
     var encodedLayers: Int?
     /// Lower bound of the margin column (the "objective cut"); nil for none.
     var marginLowerBound: Double?
+    /// Neurons (hidden layer, neuron) whose pre-activation gets a row `z ≤ upper` although
+    /// they are inactive: a subproblem of the ReLU-phase search whose splits made them inactive
+    /// holds only inputs with `z ≤ 0` there, which the LP must know to stay inside it.
+    var constrainedInactive: Set<[Int]> = []
   }
 
   let network: Network
@@ -239,6 +243,11 @@ final class MILPEncoding {
       for i in 0..<layer.outputSize {
         let (lower, upper) = (layerBounds.lower[i], layerBounds.upper[i])
         if upper <= 0 {
+          if options.constrainedInactive.contains([k, i]) {
+            try addRow(
+              expression(layer: layer, neuron: i, inputs: previous), lower: -.infinity,
+              upper: upper)
+          }
           encodings.append(.inactive)
           outputs.append(AffineExpression(constant: 0, terms: []))
           continue

@@ -1,7 +1,4 @@
-import Foundation
 import HeapModule
-
-let debugBaB = ProcessInfo.processInfo.environment["BAB_DEBUG"] != nil
 
 /// Branch and bound over ReLU phases for one goal (β-CROWN's road): a subproblem fixes the
 /// phases of some neurons; its bound on each of the goal's conditions comes from optimised
@@ -30,7 +27,7 @@ final class NeuronSplittingSearch {
   private let recomputesLayers: Bool
   /// Optimisation steps at the root and at each later subproblem.
   var rootIterations: Int { max(options.boundOptimizationSteps, nodeIterations) }
-  var nodeIterations = Int(ProcessInfo.processInfo.environment["BAB_NODE"] ?? "") ?? 12
+  var nodeIterations = 12
   /// Statistics of the encoding the search replaces, for the result.
   let statistics: [LayerStatistics]
   let binaries: Int
@@ -134,17 +131,6 @@ final class NeuronSplittingSearch {
           iterations: subproblem.splits.isEmpty ? rootIterations : nodeIterations,
           target: -tolerance, deadline: deadline)
         parameters[c] = best
-        if debugBaB && (subproblems <= 1 || subproblems % 500 == 0) {
-          print("node time", ContinuousClock.now)
-        }
-        if debugBaB && (subproblems <= 3 || subproblems % 500 == 0) {
-          let initial = objective.evaluate(
-            bounds: bounds, splits: subproblem.splits, parameters: start
-          ).value
-          print(
-            "node \(subproblems) depth \(subproblem.splits.count) parent \(subproblem.parentBound) start \(initial) optimised \(evaluation.value) open \(open.count)"
-          )
-        }
         if consider(evaluation.point) { return outcome(.counterexample, .heuristic) }
         if evaluation.value <= -tolerance {
           largestPrunedBound = max(largestPrunedBound, evaluation.value)
@@ -161,7 +147,11 @@ final class NeuronSplittingSearch {
         let split = chooseSplit(bounds: bounds, coefficients: coefficients)
       else {
         // Every phase is known: a linear program decides the subproblem.
-        if let answer = try solveLinearProgram(bounds: bounds) { return answer }
+        if let answer = try solveLinearProgram(
+          bounds: bounds, splits: subproblem.splits, parameters: parameters)
+        {
+          return answer
+        }
         continue
       }
       for active in [true, false] {
@@ -213,15 +203,21 @@ final class NeuronSplittingSearch {
   }
 
   /// GLPK on a subproblem whose phases are all known: nil when it proves the goal unreachable
-  /// there.
-  private func solveLinearProgram(bounds: [LayerBounds]) throws -> TargetSearch.Outcome? {
+  /// there. GLPK's word that the LP is infeasible (the splits' phases exclude each other) is no
+  /// proof; long multiplier optimisation then has to show it (the Lagrangian bound of an empty
+  /// subproblem falls without end).
+  private func solveLinearProgram(
+    bounds: [LayerBounds], splits: [NeuronSplit], parameters: [OptimizedBound.Parameters]
+  ) throws -> TargetSearch.Outcome? {
     linearPrograms += 1
     let networkBounds = NetworkBounds(layers: bounds + [rootBounds.layers[bounds.count]])
     var searchOptions = options
     searchOptions.attack = false
+    var encodingOptions = MILPEncoding.Options(dropThreshold: options.dropThreshold)
+    encodingOptions.constrainedInactive = Set(
+      splits.filter { !$0.active }.map { [$0.layer, $0.neuron] })
     let encoding = try MILPEncoding(
-      network: network, region: region, bounds: networkBounds,
-      options: MILPEncoding.Options(dropThreshold: options.dropThreshold))
+      network: network, region: region, bounds: networkBounds, options: encodingOptions)
     let search = TargetSearch(
       encoding: encoding, network: network, region: region, goal: goal, options: searchOptions,
       deadline: deadline)
@@ -234,6 +230,20 @@ final class NeuronSplittingSearch {
     case .robust:
       largestPrunedBound = max(largestPrunedBound, result.bound ?? -tolerance)
     case .unknown:
+      if result.cause != .timeLimit && result.cause != .memoryLimit {
+        for (c, objective) in objectives.enumerated() {
+          var start = parameters[c]
+          start.multipliers += [Double](
+            repeating: 0, count: splits.count - start.multipliers.count)
+          let (_, evaluation) = objective.optimize(
+            bounds: bounds, splits: splits, start: start, iterations: 1000, target: -tolerance,
+            deadline: deadline)
+          if evaluation.value <= -tolerance {
+            largestPrunedBound = max(largestPrunedBound, evaluation.value)
+            return nil
+          }
+        }
+      }
       // Other subproblems may still hold a counterexample; the answer can no longer be robust.
       unknownReason = "\(result.reason ?? "no answer") (in a subproblem)"
       unknownCause = result.cause

@@ -1,0 +1,220 @@
+import Foundation
+import TestSupport
+import Testing
+
+@testable import ReluMIP
+
+/// A small random network (half of them hostile), a region and three random output conditions.
+private struct RandomObjectiveCase {
+  var network: Network
+  var region: InputRegion
+  var conditions: [OutputCondition]
+  var what: String
+
+  init(index: Int, kind: RegionKind, generator: inout SplitMix64) throws {
+    let inputs = Int(2 + generator.next() % 5)
+    let hidden = (0..<Int(generator.next() % 4)).map { _ in Int(1 + generator.next() % 8) }
+    let outputs = Int(1 + generator.next() % 4)
+    network =
+      index % 2 == 0
+      ? HostileNetworks.make(inputs: inputs, hidden: hidden, outputs: outputs, using: &generator)
+      : RandomNetworks.make(inputs: inputs, hidden: hidden, outputs: outputs, using: &generator)
+    region = try kind.region(dimension: inputs, using: &generator)
+    conditions = (0..<3).map { _ in
+      OutputCondition(
+        terms: (0..<outputs).compactMap { j in
+          generator.next() % 3 == 0
+            ? nil : OutputCondition.Term(output: j, weight: generator.uniform(-2, 2))
+        }, constant: generator.uniform(-1, 1))
+    }
+    what =
+      "\(kind.rawValue) case \(index): layers \(network.layers.map { "\($0.inputSize)→\($0.outputSize)" }), radius \(region.radius)"
+  }
+
+  func objective(
+    _ condition: OutputCondition,
+    symbolic: (
+      bounds: NetworkBounds, relaxations: [SymbolicBounds.Relaxation], magnitudes: [[Double]]
+    )
+  ) -> OptimizedBound {
+    let (row, constant) = condition.composed(with: network.layers[network.layers.count - 1])
+    return OptimizedBound(
+      network: network, region: region, rootBounds: symbolic.bounds,
+      magnitudes: symbolic.magnitudes, row: row, constant: constant)
+  }
+}
+
+/// Whether the network's pre-activations at `point` have the phases the splits fix.
+private func satisfies(_ splits: [NeuronSplit], _ preActivations: [[Double]]) -> Bool {
+  splits.allSatisfy { split in
+    let z = preActivations[split.layer][split.neuron]
+    return split.active ? z >= 0 : z <= 0
+  }
+}
+
+@Suite("Optimised bounds and the ReLU-phase search", .tags(.property))
+struct OptimizedBoundsTests {
+  /// Every slope in [0, 1] gives a true bound: the optimised one, and random ones, hold at every
+  /// sample; optimising never loosens the bound it starts from (the symbolic bounds' slopes), and
+  /// it tightens it on many cases (so the check is not vacuous).
+  @Test(arguments: RegionKind.allCases)
+  func optimisedSlopesBoundEverySampleAndNeverLoosen(kind: RegionKind) throws {
+    var tightened = 0
+    for index in 0..<100 {
+      var generator = SplitMix64(seed: UInt64(index) &* 0x51ED &+ UInt64(kind.rawValue.count))
+      let random = try RandomObjectiveCase(index: index, kind: kind, generator: &generator)
+      let symbolic = SymbolicBounds.compute(network: random.network, region: random.region)
+      let hidden = Array(symbolic.bounds.layers.dropLast())
+      let points = samplePoints(random.region, count: 150, using: &generator)
+      let outputs = points.map { random.network.evaluate($0) }
+      for condition in random.conditions {
+        let objective = random.objective(condition, symbolic: symbolic)
+        let start = objective.initialParameters(rootBounds: symbolic.bounds)
+        let initial = objective.evaluate(bounds: hidden, splits: [], parameters: start).value
+        let (_, optimised) = objective.optimize(
+          bounds: hidden, splits: [], start: start, iterations: 40, target: -.infinity,
+          deadline: nil)
+        #expect(
+          optimised.value <= initial,
+          "optimising loosened \(initial) to \(optimised.value), \(random.what)")
+        if optimised.value < initial - 1e-9 { tightened += 1 }
+        var randomSlopes = start
+        for i in randomSlopes.lowerSlopes.indices {
+          randomSlopes.lowerSlopes[i] = generator.uniform(0, 1)
+        }
+        let other = objective.evaluate(bounds: hidden, splits: [], parameters: randomSlopes).value
+        let largest = outputs.map { condition.value($0) }.max()!
+        #expect(
+          largest <= optimised.value,
+          "sample \(largest) above optimised \(optimised.value), \(random.what)")
+        #expect(
+          largest <= other, "sample \(largest) above a random-slope bound \(other), \(random.what)")
+        #expect(random.region.contains(optimised.point, distanceTolerance: 1e-9))
+      }
+    }
+    #expect(tightened > 10, "optimisation tightened only \(tightened) bounds")
+  }
+
+  /// Under random splits with random multipliers, the refined bounds hold at every sample with
+  /// the splits' phases, and so does the objective's bound; a subproblem the refinement calls
+  /// empty has no such sample.
+  @Test(arguments: RegionKind.allCases)
+  func boundsUnderSplitsHoldWhereThePhasesHold(kind: RegionKind) throws {
+    var checkedSamples = 0
+    var emptyCases = 0
+    for index in 0..<150 {
+      var generator = SplitMix64(seed: UInt64(index) &* 0xB5AD &+ UInt64(kind.rawValue.count))
+      let random = try RandomObjectiveCase(index: index, kind: kind, generator: &generator)
+      let network = random.network
+      guard network.layers.count > 1 else { continue }
+      let symbolic = SymbolicBounds.compute(network: network, region: random.region)
+      let hidden = Array(symbolic.bounds.layers.dropLast())
+      var splits: [NeuronSplit] = []
+      for _ in 0..<Int(1 + generator.next() % 3) {
+        let layer = Int(generator.next() % UInt64(hidden.count))
+        let neuron = Int(generator.next() % UInt64(hidden[layer].count))
+        if splits.contains(where: { $0.layer == layer && $0.neuron == neuron }) { continue }
+        splits.append(NeuronSplit(layer: layer, neuron: neuron, active: generator.next() % 2 == 0))
+      }
+      let points = samplePoints(random.region, count: 300, using: &generator)
+      let inside = points.filter { satisfies(splits, network.preActivations($0)) }
+      for recompute in [false, true] {
+        guard
+          let refined = SymbolicBounds.refine(
+            network: network, region: random.region, bounds: hidden, splits: splits,
+            magnitudes: symbolic.magnitudes, recomputeLayers: recompute)
+        else {
+          emptyCases += 1
+          #expect(
+            inside.isEmpty,
+            "refinement called a subproblem with \(inside.count) samples empty, \(random.what)")
+          continue
+        }
+        let full = NetworkBounds(layers: refined + [symbolic.bounds.layers[hidden.count]])
+        for condition in random.conditions {
+          let objective = random.objective(condition, symbolic: symbolic)
+          var parameters = objective.initialParameters(
+            rootBounds: symbolic.bounds, splits: splits.count)
+          for i in parameters.lowerSlopes.indices {
+            parameters.lowerSlopes[i] = generator.uniform(0, 1)
+          }
+          for i in parameters.multipliers.indices {
+            parameters.multipliers[i] = generator.uniform(0, 2)
+          }
+          let value = objective.evaluate(bounds: refined, splits: splits, parameters: parameters)
+            .value
+          let (_, optimised) = objective.optimize(
+            bounds: refined, splits: splits, start: parameters, iterations: 15,
+            target: -.infinity, deadline: nil)
+          for point in inside {
+            let margin = condition.value(network.evaluate(point))
+            #expect(
+              margin <= value, "sample \(margin) above \(value) under \(splits), \(random.what)")
+            #expect(margin <= optimised.value, "sample above optimised, \(random.what)")
+          }
+        }
+        for point in inside {
+          #expect(checkContained(network, full, at: point, what: "refined, \(random.what)") == 0)
+          checkedSamples += 1
+        }
+      }
+    }
+    #expect(checkedSamples > 1000, "only \(checkedSamples) samples had the splits' phases")
+    #expect(emptyCases > 0, "no subproblem was found empty, so that path went untested")
+  }
+
+  /// The ReLU-phase search's verdicts equal the exact maxima (activation-region enumeration) on
+  /// 320 small networks, with the optimisation off or short so that subproblems split deep and
+  /// many end in GLPK's LP.
+  @Test(arguments: [PerturbationNorm.linf, .l1])
+  func phaseSearchMatchesExactMaxima(norm: PerturbationNorm) throws {
+    var verdicts: [Verdict: Int] = [:]
+    var deepSearches = 0
+    var searchesWithLeaves = 0
+    for index in 0..<160 {
+      var generator = SplitMix64(seed: UInt64(index) &* 0x7F4A &+ (norm == .l1 ? 1 : 0))
+      let inputs = Int(2 + generator.next() % 3)
+      let hidden = (0..<Int(1 + generator.next() % 3)).map { _ in Int(3 + generator.next() % 5) }
+      let network = RandomNetworks.make(
+        inputs: inputs, hidden: hidden, outputs: 3, using: &generator)
+      let center = RandomNetworks.point(inputs, using: &generator)
+      let radius = norm == .l1 ? generator.uniform(0.05, 1.5) : generator.uniform(0.05, 1)
+      let region = try InputRegion(center: center, norm: norm, radius: radius)
+      let label = network.predictedLabel(center)
+      let exact = try ActivationRegionOracle.maximumMargins(
+        network: network, region: region, label: label)
+      let symbolic = SymbolicBounds.compute(network: network, region: region)
+      for target in 0..<3 where target != label {
+        guard abs(exact[target]) > 1e-4 else { continue }
+        let goal = OutputGoal.labelChange(label: label, target: target)
+        var options = VerificationOptions()
+        options.boundOptimizationSteps = index % 3 == 0 ? 0 : 20
+        let search = NeuronSplittingSearch(
+          network: network, region: region, goal: goal, rootBounds: symbolic.bounds,
+          magnitudes: symbolic.magnitudes, options: options, deadline: nil, statistics: [],
+          binaries: 0)
+        search.nodeIterations = Int(generator.next() % 3)
+        let outcome = try search.run()
+        verdicts[outcome.verdict, default: 0] += 1
+        if search.subproblems > 8 { deepSearches += 1 }
+        if search.linearPrograms > 0 { searchesWithLeaves += 1 }
+        let what = "case \(index) target \(target): exact maximum \(exact[target])"
+        if exact[target] > 0 {
+          #expect(outcome.verdict == .counterexample, "\(what), verdict \(outcome.verdict)")
+          if let found = outcome.counterexample {
+            #expect(region.contains(found.input))
+            #expect(goal.margin(network.evaluate(found.input)) > 0, "\(what)")
+          }
+        } else {
+          #expect(
+            outcome.verdict == .robust,
+            "\(what), verdict \(outcome.verdict) \(outcome.reason ?? "")")
+          if let bound = outcome.bound { #expect(bound >= exact[target] - 1e-9, "\(what)") }
+        }
+      }
+    }
+    #expect((verdicts[.robust] ?? 0) > 20 && (verdicts[.counterexample] ?? 0) > 20, "\(verdicts)")
+    #expect(deepSearches > 10, "only \(deepSearches) searches went past eight subproblems")
+    #expect(searchesWithLeaves > 10, "only \(searchesWithLeaves) searches reached a leaf's LP")
+  }
+}
