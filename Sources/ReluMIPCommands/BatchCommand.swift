@@ -70,6 +70,14 @@ struct BatchCommand: ParsableCommand {
 
   @OptionGroup var property: BatchPropertyOptions
 
+  @OptionGroup var normalization: NormalizationOptions
+
+  @Flag(
+    help:
+      "The examples keep each pixel's channels together (N, H, W, C), also when flattened: move them to the network's (C, H, W) order. (N, H, W, C) arrays are recognised without it."
+  )
+  var channelsLast = false
+
   @Option(help: ArgumentHelp("The result file (JSON Lines).", valueName: "results.jsonl"))
   var out: String
 
@@ -120,8 +128,10 @@ struct BatchCommand: ParsableCommand {
   }
 
   func run() throws {
-    let network = try ModelLoader.load(path: model)
-    let exampleSet = try ExampleReader.read(path: images)
+    let network = try normalization.apply(to: ModelLoader.load(path: model))
+    let (exampleSet, arrangement) = try readExamples(
+      images, for: network, channelsLast: channelsLast)
+    if let arrangement, !quiet { note("\(images): \(arrangement)") }
     guard exampleSet.exampleSize == network.inputSize else {
       throw CommandError(
         "\(images): each example has \(exampleSet.exampleSize) values but the network takes \(network.inputSize) inputs"
@@ -135,6 +145,7 @@ struct BatchCommand: ParsableCommand {
     }
 
     var configuration = BatchConfiguration(model: model, images: images, norm: property.norm)
+    configuration.normalization = normalization.description
     configuration.labelNames = try labelNames?.checked(outputs: network.outputSize)
     configuration.box = property.search.box.map { (lower: $0.0, upper: $0.1) }
     configuration.options = property.search.verificationOptions(defaultTarget: Self.defaultTarget)
@@ -232,6 +243,9 @@ struct BatchCommand: ParsableCommand {
       if let method = record.boundMethod, method != configuration.options.boundMethod.rawValue {
         differences.append("--bounds \(method)")
       }
+      if record.normalization != configuration.normalization {
+        differences.append(record.normalization ?? "no --mean/--std")
+      }
       if !differences.isEmpty {
         throw ValidationError(
           "\(out) holds results of another run (\(differences.joined(separator: ", "))): resume it with the same settings, or choose another --out"
@@ -275,6 +289,19 @@ struct BatchCommand: ParsableCommand {
 struct CommandError: Error, CustomStringConvertible {
   var description: String
   init(_ description: String) { self.description = description }
+}
+
+/// The examples of `path` in the network's order (`ExampleSet.channelsFirst`), errors naming
+/// the file.
+func readExamples(_ path: String, for network: Network, channelsLast: Bool) throws -> (
+  ExampleSet, String?
+) {
+  let examples = try ExampleReader.read(path: path)
+  do {
+    return try examples.channelsFirst(for: network.inputShape, channelsLast: channelsLast)
+  } catch let error as InputFileError {
+    throw InputFileError.inFile(path, error)
+  }
 }
 
 func warn(_ message: String) {

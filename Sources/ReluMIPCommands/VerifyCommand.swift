@@ -98,6 +98,13 @@ struct NormalizationOptions: ParsableArguments {
     }
   }
 
+  /// `--mean m1,m2 --std s1,s2` as given, nil without.
+  var description: String? {
+    guard let mean, let std else { return nil }
+    func list(_ values: [Double]) -> String { values.map { "\($0)" }.joined(separator: ",") }
+    return "--mean \(list(mean.values)) --std \(list(std.values))"
+  }
+
   /// The network with the normalisation in front, or as it is.
   func apply(to network: Network) throws -> Network {
     guard let mean, let std else { return network }
@@ -310,6 +317,12 @@ struct VerifyCommand: ParsableCommand {
 
   @OptionGroup var normalization: NormalizationOptions
 
+  @Flag(
+    help:
+      "The examples keep each pixel's channels together (N, H, W, C), also when flattened: move them to the network's (C, H, W) order. (N, H, W, C) arrays are recognised without it."
+  )
+  var channelsLast = false
+
   func validate() throws {
     guard example >= 0 else { throw ValidationError("--example must be ≥ 0") }
     guard !(maximize && minimizeDistance) else {
@@ -320,7 +333,11 @@ struct VerifyCommand: ParsableCommand {
 
   func run() throws {
     let network = try normalization.apply(to: ModelLoader.load(path: model))
-    let examples = try ExampleReader.read(path: images)
+    let (examples, arrangement) = try readExamples(
+      images, for: network, channelsLast: channelsLast)
+    if let arrangement, verbose {
+      FileHandle.standardError.write(Data("\(images): \(arrangement)\n".utf8))
+    }
     let center = try examples.example(example)
     let region = try InputRegion(
       center: center, norm: property.norm, radius: property.delta, box: property.search.box)

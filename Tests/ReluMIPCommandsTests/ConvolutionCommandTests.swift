@@ -10,16 +10,89 @@ import Testing
 struct ConvolutionCommandTests {
   static let model = "Tests/ReluMIPTests/Fixtures/onnx/conv_maxpool.onnx"
 
-  /// Two random colour images, (2, 3, 8, 8) float64.
-  static func images(in directory: URL) throws -> String {
+  /// Two random colour images, (2, 3, 8, 8) float64; or the same images channels last, as
+  /// (2, 8, 8, 3) or flattened to (2, 192).
+  static func images(in directory: URL, layout: String = "nchw") throws -> String {
     var generator = SplitMix64(seed: 15)
     let values = (0..<(2 * 3 * 8 * 8)).map { _ in generator.uniform(0, 1) }
-    let payload = values.flatMap { value in
+    var stored = values
+    if layout != "nchw" {
+      for n in 0..<2 {
+        for c in 0..<3 {
+          for pixel in 0..<64 {
+            stored[n * 192 + pixel * 3 + c] = values[n * 192 + c * 64 + pixel]
+          }
+        }
+      }
+    }
+    let shape = ["nchw": [2, 3, 8, 8], "nhwc": [2, 8, 8, 3], "flat": [2, 192]][layout]!
+    let payload = stored.flatMap { value in
       withUnsafeBytes(of: value.bitPattern.littleEndian) { Array($0) }
     }
-    let url = directory.appendingPathComponent("images.npy")
-    try NPYWriter.file(descriptor: "<f8", shape: [2, 3, 8, 8], payload: payload).write(to: url)
+    let url = directory.appendingPathComponent("images-\(layout).npy")
+    try NPYWriter.file(descriptor: "<f8", shape: shape, payload: payload).write(to: url)
     return url.path
+  }
+
+  /// Channels-last examples are verified as the same images: (N, H, W, C) arrays by their
+  /// shape, flat ones with --channels-last; without the flag a flat file is read as it is.
+  @Test func channelsLastExamplesAreMovedChannelsFirst() throws {
+    let directory = try TemporaryFiles.makeDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    func run(_ layout: String, _ extra: [String] = []) throws -> Relumip.Run {
+      try Relumip.run(
+        [
+          "verify", Self.model, "--images", try Self.images(in: directory, layout: layout),
+          "--example", "1", "--norm", "linf", "--delta", "0.0001", "--json",
+        ] + extra)
+    }
+    /// What must not depend on the layout: the verdict, the label and the proven bound.
+    func answer(_ run: Relumip.Run) throws -> [String] {
+      let object = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+      let fields = try #require(object, "\(run.stdout) \(run.stderr)")
+      return ["result", "label", "bound"].map { "\(fields[$0] ?? "none")" }
+    }
+    let reference = try answer(run("nchw"))
+    #expect(reference[0] == "robust", "\(reference)")
+    #expect(try answer(run("nhwc")) == reference)
+    #expect(try answer(run("flat", ["--channels-last"])) == reference)
+    #expect(try answer(run("flat")) != reference)
+    let dense = try Relumip.run(
+      [
+        "verify", "Tests/ReluMIPTests/Fixtures/onnx/tiny_mlp.onnx", "--images",
+        try Self.images(in: directory, layout: "flat"), "--norm", "linf", "--delta", "0.1",
+        "--channels-last",
+      ])
+    #expect(dense.status != 0 && dense.stderr.contains("--channels-last needs"), "\(dense.stderr)")
+  }
+
+  /// `batch --mean/--std` verifies in pixel units and records the normalisation; resuming the
+  /// file without it (or with other values) is refused, and the file is left as it was.
+  @Test func batchRecordsItsNormalisation() throws {
+    let directory = try TemporaryFiles.makeDirectory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let out = directory.appendingPathComponent("results.jsonl").path
+    let base = [
+      "batch", Self.model, "--images", try Self.images(in: directory), "--examples", "0..1",
+      "--norm", "linf", "--delta", "0.0001", "--out", out, "--quiet",
+    ]
+    let normalised = ["--mean", "0.485,0.456,0.406", "--std", "0.229,0.224,0.225"]
+    let first = try Relumip.run(base + normalised)
+    #expect(first.status == 0, "\(first.stderr)")
+    let written = try String(contentsOfFile: out, encoding: .utf8)
+    let lines = written.split(separator: "\n")
+    #expect(lines.count == 2)
+    #expect(
+      lines.allSatisfy {
+        $0.contains("\"normalization\":\"--mean 0.485,0.456,0.406 --std 0.229,0.224,0.225\"")
+      }, "\(written)")
+    for other in [[], ["--mean", "0.5,0.5,0.5", "--std", "0.229,0.224,0.225"]] {
+      let refused = try Relumip.run(base + other + ["--resume"])
+      #expect(
+        refused.status != 0 && refused.stderr.contains("holds results of another run"),
+        "\(refused.stderr)")
+      #expect(try String(contentsOfFile: out, encoding: .utf8) == written)
+    }
   }
 
   @Test func verifyPrintsTheLayersTheVerdictAndAColourPicture() throws {

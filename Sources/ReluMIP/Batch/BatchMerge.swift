@@ -279,6 +279,10 @@ public struct BatchMerge: Sendable {
         if let a = first.boundMethod, let b = record.boundMethod, a != b {
           differences.append("--bounds \(a) vs \(b)")
         }
+        if first.normalization != record.normalization {
+          differences.append(
+            "normalisation \(first.normalization ?? "none") vs \(record.normalization ?? "none")")
+        }
         if !differences.isEmpty {
           throw BatchMergeError.mixedSettings(
             first: firstPath, second: input.path, differences: differences)

@@ -81,6 +81,8 @@ public struct BatchRecord: Sendable, Equatable, Codable {
   /// `lo,hi` or `none`, as `--clip` takes it.
   public var clip: String?
   public var boundMethod: String?
+  /// `--mean … --std …` as given, when the run put a normalisation in front of the model.
+  public var normalization: String?
   public var timeLimitS: Double?
   /// The PNG picture of the counterexample, when one was written.
   public var image: String?
@@ -143,6 +145,7 @@ public struct BatchRecord: Sendable, Equatable, Codable {
     case settledBy = "settled_by"
     case reason, model, images, clip
     case boundMethod = "bound_method"
+    case normalization
     case timeLimitS = "time_limit_s"
     case image
     case imageError = "image_error"
@@ -178,6 +181,7 @@ public struct BatchRecord: Sendable, Equatable, Codable {
     try container.encode(images, forKey: .images)
     try container.encodeIfPresent(clip, forKey: .clip)
     try container.encodeIfPresent(boundMethod, forKey: .boundMethod)
+    try container.encodeIfPresent(normalization, forKey: .normalization)
     try container.encodeIfPresent(timeLimitS, forKey: .timeLimitS)
     try container.encodeIfPresent(image, forKey: .image)
     try container.encodeIfPresent(imageError, forKey: .imageError)
@@ -216,6 +220,7 @@ public struct BatchRecord: Sendable, Equatable, Codable {
     images = try container.decodeIfPresent(String.self, forKey: .images) ?? ""
     clip = try container.decodeIfPresent(String.self, forKey: .clip)
     boundMethod = try container.decodeIfPresent(String.self, forKey: .boundMethod)
+    normalization = try container.decodeIfPresent(String.self, forKey: .normalization)
     timeLimitS = try container.decodeIfPresent(Double.self, forKey: .timeLimitS)
     image = try container.decodeIfPresent(String.self, forKey: .image)
     imageError = try container.decodeIfPresent(String.self, forKey: .imageError)

@@ -34,6 +34,9 @@ public struct BatchConfiguration: Sendable {
   /// The shard this run is, recorded on every line (`batch --shard`).
   public var shard: BatchShardSpec?
 
+  /// `--mean … --std …` when a normalisation was put in front of the model, for the records.
+  public var normalization: String?
+
   public init(model: String, images: String, norm: PerturbationNorm) {
     self.model = model
     self.images = images
@@ -82,6 +85,7 @@ public final class BatchRunner: Sendable {
       key: key, result: .error, model: configuration.model, images: configuration.images)
     record.clip = configuration.clipDescription
     record.boundMethod = configuration.options.boundMethod.rawValue
+    record.normalization = configuration.normalization
     record.timeLimitS = configuration.options.timeLimit
     record.shard = configuration.shard
     let start = ContinuousClock.now

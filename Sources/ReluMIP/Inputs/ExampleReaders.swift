@@ -28,6 +28,46 @@ public struct ExampleSet: Sendable, Equatable {
     return false
   }
 
+  /// The examples in the order of a network that takes `(C, H, W)` images (`inputShape`, with
+  /// or without a leading batch dimension of 1): examples of shape `(H, W, C)`, as Keras and
+  /// most image files store them, are moved channels first; with `channelsLast`, so are flat
+  /// examples of `H·W·C` values. Also says what it did (nil when nothing).
+  public func channelsFirst(for inputShape: [Int], channelsLast: Bool) throws -> (
+    examples: ExampleSet, note: String?
+  ) {
+    let image =
+      inputShape.count == 4 && inputShape[0] == 1 ? Array(inputShape.dropFirst()) : inputShape
+    guard image.count == 3 else {
+      if channelsLast {
+        throw InputFileError.malformed(
+          "--channels-last needs a network that takes (C, H, W) images, not \(inputShape)")
+      }
+      return (self, nil)
+    }
+    let (c, h, w) = (image[0], image[1], image[2])
+    let shapedChannelsLast = shape == [h, w, c] && shape != image
+    guard channelsLast || shapedChannelsLast else { return (self, nil) }
+    guard exampleSize == c * h * w else {
+      throw InputFileError.malformed(
+        "each example has \(exampleSize) values, not the \(c * h * w) of a \(h)×\(w)×\(c) image")
+    }
+    var moved = [Double](repeating: 0, count: values.count)
+    for n in 0..<count {
+      let base = n * exampleSize
+      for y in 0..<h {
+        for x in 0..<w {
+          for channel in 0..<c {
+            moved[base + (channel * h + y) * w + x] = values[base + (y * w + x) * c + channel]
+          }
+        }
+      }
+    }
+    return (
+      ExampleSet(shape: image, values: moved),
+      "examples read as (H, W, C) = (\(h), \(w), \(c)) and moved channels first"
+    )
+  }
+
   /// The number of examples.
   public var count: Int { exampleSize == 0 ? 0 : values.count / exampleSize }
 
