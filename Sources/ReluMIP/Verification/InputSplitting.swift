@@ -104,9 +104,18 @@ final class InputSplittingSearch {
       var boxBound = -Double.infinity
       for index in box.goals {
         let goal = goals[index]
-        let (goalBound, linear) = SymbolicBounds.marginUpperBound(
+        var (goalBound, linear) = SymbolicBounds.marginUpperBound(
           of: goal, network: network, outputBounds: outputs, relaxations: relaxations,
           magnitudes: magnitudes, region: part)
+        if goalBound > -tolerance && options.splitBoundOptimizationSteps > 0 {
+          // A few slope steps often prune a box that would otherwise be split again.
+          goalBound = min(
+            goalBound,
+            OptimizedBound.marginUpperBound(
+              of: goal, network: network, region: part, bounds: bounds, magnitudes: magnitudes,
+              iterations: options.splitBoundOptimizationSteps, target: -tolerance,
+              deadline: deadline))
+        }
         if goalBound <= -tolerance {
           largestPrunedBound = max(largestPrunedBound, goalBound)
           continue
