@@ -8,7 +8,7 @@ Usage:
 For each file, per norm and radius: the instances verified (misclassified examples are recorded,
 not verified), their summed time, and the share of instances that each stage settled
 (`settled_by`: bounds, attack, heuristic = the LP point or the linear-region walk,
-branch-and-cut, none = unknown), with the time those instances took. Then the N slowest
+branch-and-cut, relu-split, none = unknown), with the time those instances took. Then the N slowest
 instances. Throughput per core is instances ÷ summed instance time: each worker thread runs one
 instance at a time, so this is what one core does; with --wall-times (the log that
 Scripts/fashion_test_set.sh writes: start, norm, seconds, instances, jobs) also instances ÷
@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from plot_results import read_records  # noqa: E402
 
-STAGES = ["bounds", "attack", "heuristic", "branch-and-cut", "none"]
+STAGES = ["bounds", "attack", "heuristic", "branch-and-cut", "relu-split", "none"]
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -85,7 +85,7 @@ def markdown_table(paths: list[Path]) -> None:
     """One Markdown row per norm and radius: the summary a README shows."""
     print("| norm | δ | instances | robust | counterexample | unknown | misclassified "
           "| verified robust accuracy | upper bound | median s | p90 s | max s "
-          "| settled by bounds / attack / LP point or walk / branch-and-cut |")
+          "| settled by bounds / attack / LP point or walk / branch-and-cut / relu-split |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for path in paths:
         groups: dict[tuple[str, float], list[dict]] = defaultdict(list)
@@ -98,7 +98,7 @@ def markdown_table(paths: list[Path]) -> None:
             n = len(group)
             verified = [r for r in group if r["result"] not in ("misclassified", "error")]
             times = [r["time_s"] or 0.0 for r in verified] or [0.0]
-            stages = [sum(1 for r in verified if r.get("settled_by") == stage) for stage in STAGES[:4]]
+            stages = [sum(1 for r in verified if r.get("settled_by") == stage) for stage in STAGES[:5]]
             share = " / ".join(f"{100 * k / max(1, len(verified)):.1f}%" for k in stages)
             name = "L∞" if norm == "linf" else "L1" if norm == "l1" else norm
             print(f"| {name} | {delta:g} | {n} | {count['robust']} | {count['counterexample']} "

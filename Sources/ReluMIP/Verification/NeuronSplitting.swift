@@ -165,7 +165,7 @@ final class NeuronSplittingSearch {
     if let unknownReason {
       return outcome(.unknown, .none, reason: unknownReason, cause: unknownCause)
     }
-    return outcome(.robust, linearPrograms > 0 ? .branchAndCut : .bounds)
+    return outcome(.robust, subproblems > 1 ? .reluSplit : .bounds)
   }
 
   /// The unstable neuron whose relaxation costs the bound most, estimated from its coefficient

@@ -44,6 +44,8 @@ public enum SettledBy: String, Sendable, Codable, Equatable {
   case heuristic
   /// GLPK's branch-and-cut (a MILP solve) gave the answer.
   case branchAndCut = "branch-and-cut"
+  /// The branch and bound over ReLU phases (`--search relu-split`) proved it past its root.
+  case reluSplit = "relu-split"
   /// Nothing did: the verdict is `unknown`.
   case none
 }

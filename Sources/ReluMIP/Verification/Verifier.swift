@@ -359,7 +359,9 @@ public struct Verifier: Sendable {
         unknownReasons.removeAll()
         unknownCauses.removeAll()
       case .robust:
-        if outcome.settledBy == .branchAndCut { result.settledBy = .branchAndCut }
+        if outcome.settledBy == .branchAndCut || outcome.settledBy == .reluSplit {
+          result.settledBy = outcome.settledBy
+        }
       case .unknown:
         unknownReasons.append("\(goal.name): \(outcome.reason ?? "no answer")")
         unknownCauses.append(outcome.cause ?? .solver)
