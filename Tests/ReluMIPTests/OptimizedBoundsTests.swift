@@ -210,6 +210,8 @@ struct OptimizedBoundsTests {
             outcome.verdict == .robust,
             "\(what), verdict \(outcome.verdict) \(outcome.reason ?? "")")
           if let bound = outcome.bound { #expect(bound >= exact[target] - 1e-9, "\(what)") }
+          // A proof that needed subproblems says so (`settled_by: relu-split`).
+          #expect(outcome.settledBy == (search.subproblems > 1 ? .reluSplit : .bounds), "\(what)")
         }
       }
     }

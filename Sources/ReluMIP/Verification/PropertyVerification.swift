@@ -131,7 +131,9 @@ extension Verifier {
         result.reason = nil
         return finish(result)
       case .robust:
-        if found.settledBy == .branchAndCut { result.settledBy = .branchAndCut }
+        if found.settledBy == .branchAndCut || found.settledBy == .reluSplit {
+          result.settledBy = found.settledBy
+        }
       case .unknown:
         result.verdict = .unknown
         result.settledBy = .none
