@@ -37,6 +37,14 @@ struct OptimizedBound {
   struct Parameters: Sendable {
     var lowerSlopes: [Double]
     var multipliers: [Double]
+
+    /// The parameters of a child subproblem: the parent's, and a zero multiplier for each split
+    /// added since (splits only ever grow at the end of the list).
+    func extended(toSplits count: Int) -> Parameters {
+      Parameters(
+        lowerSlopes: lowerSlopes,
+        multipliers: multipliers + [Double](repeating: 0, count: count - multipliers.count))
+    }
   }
 
   /// One evaluated bound, with what the optimiser and the branching need.

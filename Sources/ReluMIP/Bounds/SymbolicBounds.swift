@@ -68,27 +68,9 @@ enum SymbolicBounds {
       let rows = (0..<layer.outputSize).filter {
         !pastDeadline && (layer.activation == .identity || bounds.isUnstable($0))
       }
-      // In chunks, so that the back-substituted rows of a wide layer (a convolution's thousands
-      // of neurons over thousands of inputs) never all sit in memory at once.
-      let chunkSize = max(1, (1 << 22) / max(1, layer.inputSize))
-      for start in stride(from: 0, to: rows.count, by: chunkSize) {
-        let chunk = rows[start..<min(rows.count, start + chunkSize)]
-        var coefficients = [Double](repeating: 0, count: chunk.count * layer.inputSize)
-        for (r, i) in chunk.enumerated() {
-          layer.matrix.forEachEntry(inRow: i) { j, w in coefficients[r * layer.inputSize + j] = w }
-        }
-        let constants = chunk.map { layer.bias[$0] }
-        let upper = bound(
-          rows: coefficients, constants: constants, throughLayer: k - 1, network: network,
-          relaxations: relaxations, magnitudes: magnitudes, region: region, maximize: true)
-        let lower = bound(
-          rows: coefficients, constants: constants, throughLayer: k - 1, network: network,
-          relaxations: relaxations, magnitudes: magnitudes, region: region, maximize: false)
-        for (r, i) in chunk.enumerated() {
-          bounds.upper[i] = min(bounds.upper[i], upper.values[r])
-          bounds.lower[i] = max(bounds.lower[i], lower.values[r])
-        }
-      }
+      tighten(
+        &bounds, neurons: rows, ofLayer: k, network: network, relaxations: relaxations,
+        magnitudes: magnitudes, region: region)
       layers.append(bounds)
       if layer.activation == .relu {
         relaxations.append(Relaxation(bounds))
@@ -97,6 +79,36 @@ enum SymbolicBounds {
       }
     }
     return (NetworkBounds(layers: layers), relaxations, magnitudes)
+  }
+
+  /// Tightens `bounds` (layer `k`'s pre-activations) at `neurons` by back-substitution through
+  /// the relaxations of the layers before it, keeping the tighter of old and new. In chunks, so
+  /// that the back-substituted rows of a wide layer (a convolution's thousands of neurons over
+  /// thousands of inputs) never all sit in memory at once.
+  static func tighten(
+    _ bounds: inout LayerBounds, neurons rows: [Int], ofLayer k: Int, network: Network,
+    relaxations: [Relaxation], magnitudes: [[Double]], region: InputRegion
+  ) {
+    let layer = network.layers[k]
+    let chunkSize = max(1, (1 << 22) / max(1, layer.inputSize))
+    for start in stride(from: 0, to: rows.count, by: chunkSize) {
+      let chunk = rows[start..<min(rows.count, start + chunkSize)]
+      var coefficients = [Double](repeating: 0, count: chunk.count * layer.inputSize)
+      for (r, i) in chunk.enumerated() {
+        layer.matrix.forEachEntry(inRow: i) { j, w in coefficients[r * layer.inputSize + j] = w }
+      }
+      let constants = chunk.map { layer.bias[$0] }
+      let upper = bound(
+        rows: coefficients, constants: constants, throughLayer: k - 1, network: network,
+        relaxations: relaxations, magnitudes: magnitudes, region: region, maximize: true)
+      let lower = bound(
+        rows: coefficients, constants: constants, throughLayer: k - 1, network: network,
+        relaxations: relaxations, magnitudes: magnitudes, region: region, maximize: false)
+      for (r, i) in chunk.enumerated() {
+        bounds.upper[i] = min(bounds.upper[i], upper.values[r])
+        bounds.lower[i] = max(bounds.lower[i], lower.values[r])
+      }
+    }
   }
 
   /// Bounds of the hidden layers within a subproblem of the neuron-split search: `bounds` are
@@ -130,24 +142,10 @@ enum SymbolicBounds {
       let interval = IntervalBounds.propagate(
         layer, inputLower: previous.lower, inputUpper: previous.upper)
       bounds[k] = bounds[k].intersected(with: interval)
-      let rows = (0..<layer.outputSize).filter { bounds[k].isUnstable($0) }
-      if !rows.isEmpty {
-        var coefficients = [Double](repeating: 0, count: rows.count * layer.inputSize)
-        for (r, i) in rows.enumerated() {
-          layer.matrix.forEachEntry(inRow: i) { j, w in coefficients[r * layer.inputSize + j] = w }
-        }
-        let constants = rows.map { layer.bias[$0] }
-        let upper = bound(
-          rows: coefficients, constants: constants, throughLayer: k - 1, network: network,
-          relaxations: relaxations, magnitudes: magnitudes, region: region, maximize: true)
-        let lower = bound(
-          rows: coefficients, constants: constants, throughLayer: k - 1, network: network,
-          relaxations: relaxations, magnitudes: magnitudes, region: region, maximize: false)
-        for (r, i) in rows.enumerated() {
-          bounds[k].upper[i] = min(bounds[k].upper[i], upper.values[r])
-          bounds[k].lower[i] = max(bounds[k].lower[i], lower.values[r])
-        }
-      }
+      tighten(
+        &bounds[k], neurons: (0..<layer.outputSize).filter { bounds[k].isUnstable($0) },
+        ofLayer: k, network: network, relaxations: relaxations, magnitudes: magnitudes,
+        region: region)
       if !clamp(k) { return nil }
       for i in 0..<bounds[k].count where bounds[k].lower[i] > bounds[k].upper[i] { return nil }
       relaxations.append(Relaxation(bounds[k]))

@@ -123,9 +123,7 @@ final class NeuronSplittingSearch {
       var parameters = subproblem.parameters
       var pruned = false
       for (c, objective) in objectives.enumerated() {
-        var start = parameters[c]
-        start.multipliers += [Double](
-          repeating: 0, count: subproblem.splits.count - start.multipliers.count)
+        let start = parameters[c].extended(toSplits: subproblem.splits.count)
         let (best, evaluation) = objective.optimize(
           bounds: bounds, splits: subproblem.splits, start: start,
           iterations: subproblem.splits.isEmpty ? rootIterations : nodeIterations,
@@ -232,9 +230,7 @@ final class NeuronSplittingSearch {
     case .unknown:
       if result.cause != .timeLimit && result.cause != .memoryLimit {
         for (c, objective) in objectives.enumerated() {
-          var start = parameters[c]
-          start.multipliers += [Double](
-            repeating: 0, count: splits.count - start.multipliers.count)
+          let start = parameters[c].extended(toSplits: splits.count)
           let (_, evaluation) = objective.optimize(
             bounds: bounds, splits: splits, start: start, iterations: 1000, target: -tolerance,
             deadline: deadline)
