@@ -90,7 +90,7 @@ struct BatchCommand: ParsableCommand {
   @Option(
     parsing: .unconditional,
     help:
-      "Worker threads, each verifying one instance at a time (default: the number of active processors)."
+      "Worker threads, each verifying one instance at a time (default: the active processors divided by --threads)."
   )
   var jobs: Int?
 
@@ -118,6 +118,12 @@ struct BatchCommand: ParsableCommand {
 
   func validate() throws {
     if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    if let jobs, let threads = property.search.engine.threads, jobs * threads > cores {
+      throw ValidationError(
+        "--jobs \(jobs) × --threads \(threads) would run \(jobs * threads) threads on \(cores) processors: lower one of them"
+      )
+    }
     if !resume, let size = try? FileManager.default.attributesOfItem(atPath: out)[.size] as? Int,
       size > 0
     {
@@ -125,6 +131,16 @@ struct BatchCommand: ParsableCommand {
         "\(out) exists and is not empty: pass --resume to continue the run it holds, or choose another --out"
       )
     }
+  }
+
+  /// Jobs and threads per job: what was given, the rest from the active processors.
+  private var jobCount: Int {
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    return jobs ?? max(1, cores / (property.search.engine.threads ?? 1))
+  }
+  private var threadsPerJob: Int {
+    property.search.engine.threads
+      ?? max(1, ProcessInfo.processInfo.activeProcessorCount / jobCount)
   }
 
   func run() throws {
@@ -149,6 +165,9 @@ struct BatchCommand: ParsableCommand {
     configuration.labelNames = try labelNames?.checked(outputs: network.outputSize)
     configuration.box = property.search.box.map { (lower: $0.0, upper: $0.1) }
     configuration.options = property.search.verificationOptions(defaultTarget: Self.defaultTarget)
+    // Every job's search gets its share of the processors, so that jobs × threads never exceeds
+    // them.
+    configuration.options.threads = threadsPerJob
     if let labels {
       let trueLabels = try ExampleReader.read(path: labels).labels()
       if let beyond = selected.first(where: { $0 >= trueLabels.count }) {
@@ -201,7 +220,7 @@ struct BatchCommand: ParsableCommand {
       )
     }
 
-    let workers = jobs ?? ProcessInfo.processInfo.activeProcessorCount
+    let workers = jobCount
     let progress = ProgressPrinter(total: todo.count, quiet: quiet)
     do {
       defer { progress.finish() }

@@ -53,7 +53,9 @@ struct VNNLibCommand: ParsableCommand {
       let parsed = try VNNLibReader.read(path: property)
       let verifier = try Verifier(network: network)
       try verifier.validate(parsed)
-      var options = engine.verificationOptions(verbose: verbose)
+      let line = ProgressLine.make(json: json, verbose: verbose)
+      defer { line?.clear() }
+      var options = engine.verificationOptions(verbose: verbose).reporting(to: line)
       // The limit counts from process start, as the competition measures it.
       options.timeLimit = timeout.map { $0 - seconds(clock.now - start) }
       result = try verifier.verify(property: parsed, options: options)

@@ -221,10 +221,18 @@ struct EngineOptions: ParsableArguments {
   )
   var searchStrategy: SearchStrategy = .automatic
 
+  @Option(
+    parsing: .unconditional,
+    help:
+      "Threads sharing one verification's search (input boxes, ReLU-phase subproblems). Default: the active processors; in batch, the processors left to each of --jobs."
+  )
+  var threads: Int?
+
   func validate() throws {
     guard memoryLimit > 0, memoryLimit <= 1 << 30 else {
       throw ValidationError("--memory-limit must be a positive number of MiB")
     }
+    if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
   }
 
   func verificationOptions(verbose: Bool) -> VerificationOptions {
@@ -234,6 +242,7 @@ struct EngineOptions: ParsableArguments {
     options.attack = attack
     options.linearRegionSearch = regionSearch
     options.searchStrategy = searchStrategy
+    options.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
     if verbose {
       options.solverOutput = { text in FileHandle.standardError.write(Data(text.utf8)) }
     }
@@ -361,7 +370,9 @@ struct VerifyCommand: ParsableCommand {
       }
       throw ExitCode(report.exitCode)
     }
-    let result = try verifier.verify(region: region, options: options())
+    let line = ProgressLine.make(json: json, verbose: verbose)
+    let result = try verifier.verify(region: region, options: options().reporting(to: line))
+    line?.clear()
     let report = VerifyReport(
       model: model, images: images, example: example, norm: property.norm, delta: property.delta,
       result: result)

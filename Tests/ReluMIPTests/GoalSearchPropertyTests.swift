@@ -82,7 +82,8 @@ struct GoalSearchCase: CustomStringConvertible {
 
 @Suite("Goal search against brute force", .tags(.property))
 struct GoalSearchPropertyTests {
-  /// 240 seeded cases, each searched by input splitting and by the MILP alone.
+  /// 240 seeded cases, each searched by input splitting (on one thread and on two), by the MILP
+  /// alone and by the ReLU-phase search (on two threads).
   static let batches = Array(0..<8)
   static let batchSize: UInt64 = 30 * PropertyTestScale.factor
 
@@ -97,17 +98,24 @@ struct GoalSearchPropertyTests {
           network: tiny.network, region: tiny.region, goals: tiny.goals
         ).max() ?? -.infinity
       #expect(tiny.gridBest <= best + 1e-9, "a grid point beats the exact maximum — \(tiny)")
-      var byStrategy: [SearchStrategy: Verdict] = [:]
-      for strategy in [SearchStrategy.split, .milp] {
+      var byStrategy: [String: Verdict] = [:]
+      // Input splitting on one thread and on two sharing its boxes, the MILP, and the ReLU-phase
+      // search on two threads sharing its subproblems.
+      let searches: [(SearchStrategy, threads: Int)] = [
+        (.split, 1), (.split, 2), (.milp, 1), (.reluSplit, 2),
+      ]
+      for (strategy, threads) in searches {
         var options = VerificationOptions()
         options.searchStrategy = strategy
+        options.threads = threads
         options.timeLimit = 60
         // Most cases without the attack, so that the search itself must find the point (and
         // robust cases stay quick: the attack's restarts cost more than the search here).
         options.attack = tiny.seed % 4 == 0
-        let context = "\(strategy), attack \(options.attack), exact best \(best) — \(tiny)"
+        let context =
+          "\(strategy) on \(threads) threads, attack \(options.attack), exact best \(best) — \(tiny)"
         let result = try verifier.search(region: tiny.region, goals: tiny.goals, options: options)
-        byStrategy[strategy] = result.verdict
+        byStrategy["\(strategy) × \(threads)"] = result.verdict
         switch result.verdict {
         case .counterexample:
           let found = try #require(result.counterexample, "no point — \(context)")
@@ -138,7 +146,10 @@ struct GoalSearchPropertyTests {
       #expect(
         !(answers.contains(.robust) && answers.contains(.counterexample)),
         "the strategies contradict each other: \(byStrategy) — \(tiny)")
-      verdicts[byStrategy[.split]!, default: 0] += 1
+      #expect(
+        byStrategy["split × 1"] == byStrategy["split × 2"],
+        "two threads answered otherwise than one: \(byStrategy) — \(tiny)")
+      verdicts[byStrategy["split × 1"]!, default: 0] += 1
     }
     // Both answers occur in every batch, so neither check is vacuous.
     #expect(verdicts[.robust, default: 0] >= 5, "verdicts \(verdicts)")

@@ -165,7 +165,7 @@ struct OptimizedBoundsTests {
 
   /// The ReLU-phase search's verdicts equal the exact maxima (activation-region enumeration) on
   /// 320 small networks, with the optimisation off or short so that subproblems split deep and
-  /// many end in GLPK's LP.
+  /// many end in GLPK's LP; half of them on two threads.
   @Test(arguments: [PerturbationNorm.linf, .l1])
   func phaseSearchMatchesExactMaxima(norm: PerturbationNorm) throws {
     var verdicts: [Verdict: Int] = [:]
@@ -189,6 +189,8 @@ struct OptimizedBoundsTests {
         let goal = OutputGoal.labelChange(label: label, target: target)
         var options = VerificationOptions()
         options.boundOptimizationSteps = index % 3 == 0 ? 0 : 20
+        // Half the searches share their subproblems between two threads.
+        options.threads = 1 + index % 2
         let search = NeuronSplittingSearch(
           network: network, region: region, goal: goal, rootBounds: symbolic.bounds,
           magnitudes: symbolic.magnitudes, options: options, deadline: nil, statistics: [],

@@ -156,15 +156,17 @@ enum SymbolicBounds {
   /// The largest margin `goal` can have over the region: each condition's row composed with the
   /// output layer and bounded by back-substitution, the smallest of these (the margin is the
   /// smallest condition), and never above the interval bound from `outputBounds`. Also the linear
-  /// function of the input whose maximum gave it (nil when the interval bound was the tighter).
+  /// function of the input whose maximum gave it (nil when the interval bound was the tighter),
+  /// and the index of the condition it belongs to.
   static func marginUpperBound(
     of goal: OutputGoal, network: Network, outputBounds: LayerBounds, relaxations: [Relaxation],
     magnitudes: [[Double]], region: InputRegion
-  ) -> (bound: Double, inputCoefficients: [Double]?) {
+  ) -> (bound: Double, inputCoefficients: [Double]?, condition: Int?) {
     var best = goal.marginUpperBound(lower: outputBounds.lower, upper: outputBounds.upper)
     var linear: [Double]?
+    var tightest: Int?
     let outputLayer = network.layers.count - 1
-    for condition in goal.conditions {
+    for (index, condition) in goal.conditions.enumerated() {
       let (row, constant) = condition.composed(with: network.layers[outputLayer])
       let (values, coefficients) = bound(
         rows: row, constants: [constant], throughLayer: outputLayer - 1, network: network,
@@ -172,9 +174,10 @@ enum SymbolicBounds {
       if values[0] < best || linear == nil {
         best = min(best, values[0])
         linear = coefficients
+        tightest = index
       }
     }
-    return (best, linear)
+    return (best, linear, tightest)
   }
 
   static func inputReach(_ region: InputRegion) -> [Double] {

@@ -1,4 +1,4 @@
-import HeapModule
+import Foundation
 
 /// Branch and bound over the input box, for networks with few inputs (ACAS Xu has five): each
 /// sub-box gets symbolic bounds (`SymbolicBounds`), is dropped once they prove every goal's
@@ -9,7 +9,10 @@ import HeapModule
 /// The MILP alone does badly on such networks: over a wide box most neurons are unstable and
 /// GLPK's tree grows into the hundreds of thousands of nodes. Splitting the five inputs makes most
 /// neurons stable within a few levels.
-final class InputSplittingSearch {
+///
+/// With `options.threads` above one, the threads take boxes from one shared frontier; the first
+/// re-checked counterexample (or the time limit) stops them all.
+final class InputSplittingSearch: @unchecked Sendable {
   let network: Network
   /// The whole region; every candidate is re-checked against it.
   let region: InputRegion
@@ -29,13 +32,19 @@ final class InputSplittingSearch {
     static func == (a: Box, b: Box) -> Bool { a.parentBound == b.parentBound }
   }
 
-  private(set) var boxes = 0
-  private(set) var milpCalls = 0
+  /// Guards every `var` below: the workers share them.
+  private let lock = NSLock()
+  private var boxes = 0
+  private var milpCalls = 0
   private var largestPrunedBound = -Double.infinity
   private var bestMargin = -Double.infinity
   private var milpBinaries = 0
   private var unknownReason: String?
   private var unknownCause: UnknownCause?
+  /// The answer that ended the search early (a counterexample, a limit), the first one found.
+  private var answer: GoalSearchResult?
+  private var failure: Error?
+  private let progress: ProgressThrottle
 
   init(
     network: Network, region: InputRegion, goals: [OutputGoal], options: VerificationOptions,
@@ -45,6 +54,7 @@ final class InputSplittingSearch {
     self.region = region
     self.goals = goals
     self.options = options
+    progress = ProgressThrottle(options.progress)
     self.deadline = deadline
   }
 
@@ -59,6 +69,7 @@ final class InputSplittingSearch {
 
   private var tolerance: Double { options.robustTolerance }
 
+  /// Called with `lock` held.
   private func result(
     _ verdict: Verdict, counterexample: Counterexample? = nil, goal: Int? = nil,
     settledBy: SettledBy, reason: String? = nil, cause: UnknownCause? = nil
@@ -74,132 +85,216 @@ final class InputSplittingSearch {
   func run() throws -> GoalSearchResult {
     // Best first: the box whose parent had the largest bound, where counterexamples most likely
     // are. A proof has to visit every box anyway, so the order costs it nothing but memory.
-    var open: Heap<Box> = [
+    let frontier = SharedFrontier([
       Box(
         lower: (0..<region.dimension).map(region.lowest),
         upper: (0..<region.dimension).map(region.highest), goals: Array(goals.indices), depth: 0,
         parentBound: .infinity)
-    ]
-    let hiddenLayers = network.layers.count - 1
-    while var box = open.popMax() {
-      if let deadline, ContinuousClock.now >= deadline {
-        return result(
-          .unknown, settledBy: .none,
-          reason: "time limit reached (\(boxes) boxes searched, \(open.count + 1) open)",
-          cause: .timeLimit)
-      }
-      boxes += 1
-      // Each open box holds two bounds per input and a few words besides.
-      if let limit = options.memoryLimit, open.count * (16 * region.dimension + 96) > limit {
-        return result(
-          .unknown, settledBy: .none,
-          reason: "memory limit reached (\(open.count + 1) open boxes after \(boxes) searched)",
-          cause: .memoryLimit)
-      }
-      let part = try InputRegion(boxLower: box.lower, boxUpper: box.upper)
-      let (bounds, relaxations, magnitudes) = SymbolicBounds.compute(network: network, region: part)
-      let outputs = bounds.layers[hiddenLayers]
-      var influence = [Double](repeating: 0, count: region.dimension)
-      var openGoals: [Int] = []
-      var boxBound = -Double.infinity
-      for index in box.goals {
-        let goal = goals[index]
-        var (goalBound, linear) = SymbolicBounds.marginUpperBound(
-          of: goal, network: network, outputBounds: outputs, relaxations: relaxations,
-          magnitudes: magnitudes, region: part)
-        if goalBound > -tolerance && options.splitBoundOptimizationSteps > 0 {
-          // A few slope steps often prune a box that would otherwise be split again.
-          goalBound = min(
-            goalBound,
-            OptimizedBound.marginUpperBound(
-              of: goal, network: network, region: part, bounds: bounds, magnitudes: magnitudes,
-              iterations: options.splitBoundOptimizationSteps, target: -tolerance,
-              deadline: deadline))
-        }
-        if goalBound <= -tolerance {
-          largestPrunedBound = max(largestPrunedBound, goalBound)
-          continue
-        }
-        openGoals.append(index)
-        boxBound = max(boxBound, goalBound)
-        // Candidates: the center, the corner that maximises the bound's linear function, and a
-        // short gradient ascent inside the box.
-        var ascent = GradientAttack(network: network, region: part, steps: 8, restarts: 1)
-        ascent.deadline = deadline
-        var candidates = [part.center, ascent.run(goal: goal).point]
-        if let linear {
-          candidates.append(
-            linear.indices.map { linear[$0] > 0 ? box.upper[$0] : box.lower[$0] })
-          for j in linear.indices { influence[j] += abs(linear[j]) }
-        }
-        for candidate in candidates {
-          let (found, margin) = Counterexample.check(
-            candidate, network: network, region: region, goal: goal)
-          bestMargin = max(bestMargin, margin)
-          if let found {
-            return result(
-              .counterexample, counterexample: found, goal: index, settledBy: .heuristic)
-          }
+    ])
+    runOnThreads(max(1, options.threads), name: "relumip-split") { _ in
+      while let box = frontier.take() {
+        do {
+          frontier.complete(adding: try self.children(of: box, frontier: frontier))
+          self.reportProgress(frontier)
+        } catch {
+          self.lock.withLock { if self.failure == nil { self.failure = error } }
+          frontier.stop()
+          frontier.complete()
         }
       }
-      if openGoals.isEmpty { continue }
-      box.goals = openGoals
-      box.parentBound = boxBound
-
-      if bounds.unstableCount <= options.splitMILPThreshold {
-        if let answer = try solveByMILP(box, bounds: bounds) { return answer }
-        continue
-      }
-      // Bisect along the input whose width times influence on the bound is largest (on ACAS Xu
-      // property 1 this needed 81–1,799 boxes where bisecting the relatively widest input needed
-      // 14,000 or more).
-      var dimension = 0
-      var best = -1.0
-      for j in 0..<region.dimension {
-        let width = box.upper[j] - box.lower[j]
-        let score = width * max(influence[j], 1e-12)
-        if width > 0 && score > best {
-          best = score
-          dimension = j
-        }
-      }
-      let middle = box.lower[dimension] + (box.upper[dimension] - box.lower[dimension]) / 2
-      if best <= 0 || !(middle > box.lower[dimension] && middle < box.upper[dimension]) {
-        // Nothing left to split: the MILP decides the box.
-        if let answer = try solveByMILP(box, bounds: bounds) { return answer }
-        continue
-      }
-      var left = box
-      left.upper[dimension] = middle
-      left.depth += 1
-      var right = box
-      right.lower[dimension] = middle
-      right.depth += 1
-      open.insert(left)
-      open.insert(right)
     }
-    if let unknownReason {
-      return result(.unknown, settledBy: .none, reason: unknownReason, cause: unknownCause)
+    return try lock.withLock {
+      if let failure { throw failure }
+      if let answer { return answer }
+      if let unknownReason {
+        return result(.unknown, settledBy: .none, reason: unknownReason, cause: unknownCause)
+      }
+      return result(.robust, settledBy: milpCalls > 0 ? .branchAndCut : .bounds)
     }
-    return result(.robust, settledBy: milpCalls > 0 ? .branchAndCut : .bounds)
   }
 
-  /// The MILP on one box, for its open goals: nil when it proves them all unreachable there.
-  private func solveByMILP(_ box: Box, bounds: NetworkBounds) throws -> GoalSearchResult? {
-    milpCalls += 1
+  private func reportProgress(_ frontier: SharedFrontier<Box>) {
+    progress.tick {
+      let (searched, margin) = lock.withLock { (boxes, bestMargin) }
+      let bound = frontier.best?.parentBound
+      return SearchProgress(
+        unit: "boxes", elapsed: 0, searched: searched, open: frontier.openCount,
+        bestBound: bound.flatMap { $0.isFinite ? $0 : nil },
+        bestMargin: margin > -.infinity ? margin : nil)
+    }
+  }
+
+  /// Records the search's answer, unless another worker's came first, and stops every worker.
+  private func finish(
+    _ frontier: SharedFrontier<Box>, _ verdict: Verdict, counterexample: Counterexample? = nil,
+    goal: Int? = nil, settledBy: SettledBy, reason: String? = nil, cause: UnknownCause? = nil
+  ) {
+    lock.withLock {
+      guard answer == nil else { return }
+      answer = result(
+        verdict, counterexample: counterexample, goal: goal, settledBy: settledBy, reason: reason,
+        cause: cause)
+    }
+    frontier.stop()
+  }
+
+  /// Bounds one box: its two halves if it stays open, none once its goals are ruled out in it,
+  /// its MILP has decided it, or the search is over.
+  private func children(of box: Box, frontier: SharedFrontier<Box>) throws -> [Box] {
+    var box = box
+    let hiddenLayers = network.layers.count - 1
+    let searched = lock.withLock {
+      boxes += 1
+      return boxes
+    }
+    if let deadline, ContinuousClock.now >= deadline {
+      finish(
+        frontier, .unknown, settledBy: .none,
+        reason: "time limit reached (\(searched) boxes searched, \(frontier.openCount) open)",
+        cause: .timeLimit)
+      return []
+    }
+    // Each open box holds two bounds per input and a few words besides.
+    let open = frontier.openCount
+    if let limit = options.memoryLimit, open * (16 * region.dimension + 96) > limit {
+      finish(
+        frontier, .unknown, settledBy: .none,
+        reason: "memory limit reached (\(open) open boxes after \(searched) searched)",
+        cause: .memoryLimit)
+      return []
+    }
+    let part = try InputRegion(boxLower: box.lower, boxUpper: box.upper)
+    let (bounds, relaxations, magnitudes) = SymbolicBounds.compute(network: network, region: part)
+    let outputs = bounds.layers[hiddenLayers]
+    var influence = [Double](repeating: 0, count: region.dimension)
+    var openGoals: [Int] = []
+    var boxBound = -Double.infinity
+    for index in box.goals {
+      let goal = goals[index]
+      var (goalBound, linear, tightest) = SymbolicBounds.marginUpperBound(
+        of: goal, network: network, outputBounds: outputs, relaxations: relaxations,
+        magnitudes: magnitudes, region: part)
+      if goalBound > -tolerance && options.splitBoundOptimizationSteps > 0 {
+        // A few slope steps often prune a box that would otherwise be split again.
+        goalBound = min(
+          goalBound,
+          OptimizedBound.marginUpperBound(
+            of: goal, network: network, region: part, bounds: bounds, magnitudes: magnitudes,
+            iterations: options.splitBoundOptimizationSteps, target: -tolerance,
+            deadline: deadline))
+      }
+      if goalBound <= -tolerance {
+        lock.withLock { largestPrunedBound = max(largestPrunedBound, goalBound) }
+        continue
+      }
+      openGoals.append(index)
+      boxBound = max(boxBound, goalBound)
+      // Candidates: the center, the corner that maximises the bound's linear function, and a
+      // short gradient ascent inside the box.
+      var ascent = GradientAttack(network: network, region: part, steps: 8, restarts: 1)
+      ascent.deadline = deadline
+      var candidates = [part.center, ascent.run(goal: goal).point]
+      if let linear {
+        candidates.append(
+          linear.indices.map { linear[$0] > 0 ? box.upper[$0] : box.lower[$0] })
+      }
+      // The condition closest to being ruled out decides where to split: the box is pruned once
+      // any one condition's bound falls below zero.
+      let reach = gradientReach(
+        of: tightest.map { [goal.conditions[$0]] } ?? goal.conditions, bounds: bounds)
+      for j in reach.indices { influence[j] += reach[j] }
+      for candidate in candidates {
+        let (found, margin) = Counterexample.check(
+          candidate, network: network, region: region, goal: goal)
+        lock.withLock { bestMargin = max(bestMargin, margin) }
+        if let found {
+          finish(
+            frontier, .counterexample, counterexample: found, goal: index, settledBy: .heuristic)
+          return []
+        }
+      }
+    }
+    if openGoals.isEmpty { return [] }
+    box.goals = openGoals
+    box.parentBound = boxBound
+
+    if bounds.unstableCount <= options.splitMILPThreshold {
+      try solveByMILP(box, bounds: bounds, frontier: frontier)
+      return []
+    }
+    // Bisect along the input whose width times the bound on the goal's gradient is largest
+    // (ReluVal's smear). The bound's own linear coefficients mislead: on ACAS Xu 1_4 property 1
+    // an input whose coefficient the chords cancel to 1e-10 kept 169 ReLUs unstable, and 30,000
+    // boxes cut ever thinner along the other inputs never proved it.
+    var dimension = 0
+    var best = -1.0
+    for j in 0..<region.dimension {
+      let width = box.upper[j] - box.lower[j]
+      let score = width * max(influence[j], 1e-12)
+      if width > 0 && score > best {
+        best = score
+        dimension = j
+      }
+    }
+    let middle = box.lower[dimension] + (box.upper[dimension] - box.lower[dimension]) / 2
+    if best <= 0 || !(middle > box.lower[dimension] && middle < box.upper[dimension]) {
+      // Nothing left to split: the MILP decides the box.
+      try solveByMILP(box, bounds: bounds, frontier: frontier)
+      return []
+    }
+    var left = box
+    left.upper[dimension] = middle
+    left.depth += 1
+    var right = box
+    right.lower[dimension] = middle
+    right.depth += 1
+    return [left, right]
+  }
+
+  /// A bound on |∂c/∂x_j| over the box for each input, summed over the conditions c: their rows in absolute
+  /// value, carried back through |W|, with each ReLU's derivative at most 1 (0 where the bounds
+  /// prove it off).
+  private func gradientReach(of conditions: [OutputCondition], bounds: NetworkBounds)
+    -> [Double]
+  {
+    let outputLayer = network.layers[network.layers.count - 1]
+    var total = [Double](repeating: 0, count: region.dimension)
+    for condition in conditions {
+      var g = condition.composed(with: outputLayer).weights.map(abs)
+      for p in stride(from: network.layers.count - 2, through: 0, by: -1) {
+        let layerBounds = bounds.layers[p]
+        let layer = network.layers[p]
+        var next = [Double](repeating: 0, count: layer.inputSize)
+        for j in g.indices where g[j] != 0 && layerBounds.upper[j] > 0 {
+          layer.matrix.forEachEntry(inRow: j) { k, w in next[k] += abs(w) * g[j] }
+        }
+        g = next
+      }
+      for j in total.indices { total[j] += g[j] }
+    }
+    return total
+  }
+
+  /// The MILP on one box, for its open goals; a re-checked counterexample ends the search.
+  private func solveByMILP(_ box: Box, bounds: NetworkBounds, frontier: SharedFrontier<Box>)
+    throws
+  {
+    lock.withLock { milpCalls += 1 }
     let part = try InputRegion(boxLower: box.lower, boxUpper: box.upper)
     var milpOptions = options
     milpOptions.attack = false
     let encoding = try MILPEncoding(
       network: network, region: part, bounds: bounds,
       options: MILPEncoding.Options(dropThreshold: options.dropThreshold))
-    milpBinaries = max(milpBinaries, encoding.binaryCount)
+    lock.withLock { milpBinaries = max(milpBinaries, encoding.binaryCount) }
     for index in box.goals {
       let search = TargetSearch(
         encoding: encoding, network: network, region: part, goal: goals[index],
         options: milpOptions, deadline: deadline)
       let outcome = try search.run()
-      if let objective = outcome.objective { bestMargin = max(bestMargin, objective) }
+      if let objective = outcome.objective {
+        lock.withLock { bestMargin = max(bestMargin, objective) }
+      }
       switch outcome.verdict {
       case .counterexample:
         // Re-checked against the sub-box; the whole region contains it.
@@ -209,19 +304,24 @@ final class InputSplittingSearch {
           ).counterexample
         else {
           // Not proven either way in this box: the answer can no longer be robust.
-          unknownReason = "\(goals[index].name): a sub-box's counterexample failed the re-check"
-          unknownCause = .unconfirmedCounterexample
+          lock.withLock {
+            unknownReason = "\(goals[index].name): a sub-box's counterexample failed the re-check"
+            unknownCause = .unconfirmedCounterexample
+          }
           continue
         }
-        return result(.counterexample, counterexample: whole, goal: index, settledBy: .branchAndCut)
+        finish(
+          frontier, .counterexample, counterexample: whole, goal: index, settledBy: .branchAndCut)
+        return
       case .robust:
-        largestPrunedBound = max(largestPrunedBound, outcome.bound ?? -tolerance)
+        lock.withLock { largestPrunedBound = max(largestPrunedBound, outcome.bound ?? -tolerance) }
       case .unknown:
         // Other boxes may still hold a counterexample; the answer can no longer be robust.
-        unknownReason = "\(goals[index].name): \(outcome.reason ?? "no answer") (in a sub-box)"
-        unknownCause = outcome.cause
+        lock.withLock {
+          unknownReason = "\(goals[index].name): \(outcome.reason ?? "no answer") (in a sub-box)"
+          unknownCause = outcome.cause
+        }
       }
     }
-    return nil
   }
 }

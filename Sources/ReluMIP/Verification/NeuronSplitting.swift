@@ -1,4 +1,4 @@
-import HeapModule
+import Foundation
 
 /// Branch and bound over ReLU phases for one goal (β-CROWN's road): a subproblem fixes the
 /// phases of some neurons; its bound on each of the goal's conditions comes from optimised
@@ -11,7 +11,10 @@ import HeapModule
 /// GLPK's own tree does badly when thousands of ReLUs are unstable (a convolution's first layer):
 /// every node solves an LP over all of them with the root's big-M bounds. Here a node costs two
 /// passes over the weights per optimisation step, and its bounds know its splits.
-final class NeuronSplittingSearch {
+///
+/// With `options.threads` above one, the threads take subproblems from one shared frontier; the
+/// first re-checked counterexample (or the time limit) stops them all.
+final class NeuronSplittingSearch: @unchecked Sendable {
   let network: Network
   let region: InputRegion
   let goal: OutputGoal
@@ -41,13 +44,23 @@ final class NeuronSplittingSearch {
     static func == (a: Subproblem, b: Subproblem) -> Bool { a.parentBound == b.parentBound }
   }
 
-  private(set) var subproblems = 0
-  private(set) var linearPrograms = 0
+  /// Guards every `var` below: the workers share them.
+  private let lock = NSLock()
+  private var subproblemCount = 0
+  private var linearProgramCount = 0
   private var largestPrunedBound = -Double.infinity
   private var bestMargin = -Double.infinity
   private var counterexample: Counterexample?
   private var unknownReason: String?
   private var unknownCause: UnknownCause?
+  /// The answer that ended the search early (a counterexample, a limit), the first one found.
+  private var answer: TargetSearch.Outcome?
+  private var failure: Error?
+  private let progress: ProgressThrottle
+
+  /// Subproblems bounded, and those of them decided by a linear program.
+  var subproblems: Int { lock.withLock { subproblemCount } }
+  var linearPrograms: Int { lock.withLock { linearProgramCount } }
 
   init(
     network: Network, region: InputRegion, goal: OutputGoal, rootBounds: NetworkBounds,
@@ -60,6 +73,7 @@ final class NeuronSplittingSearch {
     self.rootBounds = rootBounds
     self.magnitudes = magnitudes
     self.options = options
+    progress = ProgressThrottle(options.progress)
     self.deadline = deadline
     self.statistics = statistics
     self.binaries = binaries
@@ -76,6 +90,7 @@ final class NeuronSplittingSearch {
 
   private var tolerance: Double { options.robustTolerance }
 
+  /// Called with `lock` held.
   private func outcome(
     _ verdict: Verdict, _ settledBy: SettledBy, reason: String? = nil, cause: UnknownCause? = nil
   ) -> TargetSearch.Outcome {
@@ -83,87 +98,134 @@ final class NeuronSplittingSearch {
       verdict: verdict, settledBy: settledBy, counterexample: counterexample,
       objective: bestMargin > -.infinity ? bestMargin : nil,
       bound: verdict == .robust ? max(largestPrunedBound, -.greatestFiniteMagnitude) : nil,
-      nodes: subproblems, reason: reason, cause: verdict == .unknown ? (cause ?? .solver) : nil,
+      nodes: subproblemCount, reason: reason, cause: verdict == .unknown ? (cause ?? .solver) : nil,
       statistics: statistics, binaries: binaries, boundsTime: 0)
   }
 
   func run() throws -> TargetSearch.Outcome {
-    let hidden = network.layers.count - 1
-    let rootLayers = Array(rootBounds.layers[0..<hidden])
-    var open: Heap<Subproblem> = [
+    let frontier = SharedFrontier([
       Subproblem(
         splits: [],
         parameters: objectives.map { $0.initialParameters(rootBounds: rootBounds) },
         parentBound: .infinity)
-    ]
-    let parameterBytes = objectives.reduce(0) { $0 + 8 * $1.slopeCount } + 64
-    while let subproblem = open.popMax() {
-      if let deadline, ContinuousClock.now >= deadline {
-        return outcome(
-          .unknown, .none,
-          reason:
-            "time limit reached (\(subproblems) subproblems searched, \(open.count + 1) open)",
-          cause: .timeLimit)
+    ])
+    runOnThreads(max(1, options.threads), name: "relumip-phases") { _ in
+      while let subproblem = frontier.take() {
+        do {
+          frontier.complete(adding: try self.children(of: subproblem, frontier: frontier))
+          self.reportProgress(frontier)
+        } catch {
+          self.lock.withLock { if self.failure == nil { self.failure = error } }
+          frontier.stop()
+          frontier.complete()
+        }
       }
-      if let limit = options.memoryLimit, open.count * parameterBytes > limit {
-        return outcome(
-          .unknown, .none,
-          reason: "memory limit reached (\(open.count + 1) open subproblems after \(subproblems))",
-          cause: .memoryLimit)
+    }
+    return try lock.withLock {
+      if let failure { throw failure }
+      if let answer { return answer }
+      if let unknownReason {
+        return outcome(.unknown, .none, reason: unknownReason, cause: unknownCause)
       }
-      subproblems += 1
-      guard
-        let bounds = SymbolicBounds.refine(
-          network: network, region: region, bounds: rootLayers, splits: subproblem.splits,
-          magnitudes: magnitudes, recomputeLayers: recomputesLayers)
-      else { continue }  // No input of the region has these phases.
+      return outcome(.robust, subproblemCount > 1 ? .reluSplit : .bounds)
+    }
+  }
 
-      var nodeBound = Double.infinity
-      var branchingCoefficients: [[Double]]?
-      var parameters = subproblem.parameters
-      var pruned = false
-      for (c, objective) in objectives.enumerated() {
-        let start = parameters[c].extended(toSplits: subproblem.splits.count)
-        let (best, evaluation) = objective.optimize(
-          bounds: bounds, splits: subproblem.splits, start: start,
-          iterations: subproblem.splits.isEmpty ? rootIterations : nodeIterations,
-          target: -tolerance, deadline: deadline)
-        parameters[c] = best
-        if consider(evaluation.point) { return outcome(.counterexample, .heuristic) }
-        if evaluation.value <= -tolerance {
-          largestPrunedBound = max(largestPrunedBound, evaluation.value)
-          pruned = true
-          break
-        }
-        if evaluation.value < nodeBound {
-          nodeBound = evaluation.value
-          branchingCoefficients = evaluation.coefficients
-        }
+  private func reportProgress(_ frontier: SharedFrontier<Subproblem>) {
+    progress.tick {
+      let (searched, margin) = lock.withLock { (subproblemCount, bestMargin) }
+      let bound = frontier.best?.parentBound
+      return SearchProgress(
+        unit: "subproblems", elapsed: 0, searched: searched, open: frontier.openCount,
+        bestBound: bound.flatMap { $0.isFinite ? $0 : nil },
+        bestMargin: margin > -.infinity ? margin : nil)
+    }
+  }
+
+  /// Records the search's answer, unless another worker's came first, and stops every worker.
+  private func finish(
+    _ frontier: SharedFrontier<Subproblem>, _ verdict: Verdict, _ settledBy: SettledBy,
+    counterexample found: Counterexample? = nil, reason: String? = nil, cause: UnknownCause? = nil
+  ) {
+    lock.withLock {
+      guard answer == nil else { return }
+      if let found { counterexample = found }
+      answer = outcome(verdict, settledBy, reason: reason, cause: cause)
+    }
+    frontier.stop()
+  }
+
+  /// Bounds one subproblem: its two children if it stays open, none once it is ruled out, its
+  /// linear program has decided it, or the search is over.
+  private func children(of subproblem: Subproblem, frontier: SharedFrontier<Subproblem>) throws
+    -> [Subproblem]
+  {
+    let hidden = network.layers.count - 1
+    let rootLayers = Array(rootBounds.layers[0..<hidden])
+    let parameterBytes = objectives.reduce(0) { $0 + 8 * $1.slopeCount } + 64
+    let searched = lock.withLock {
+      subproblemCount += 1
+      return subproblemCount
+    }
+    if let deadline, ContinuousClock.now >= deadline {
+      finish(
+        frontier, .unknown, .none,
+        reason:
+          "time limit reached (\(searched) subproblems searched, \(frontier.openCount) open)",
+        cause: .timeLimit)
+      return []
+    }
+    let open = frontier.openCount
+    if let limit = options.memoryLimit, open * parameterBytes > limit {
+      finish(
+        frontier, .unknown, .none,
+        reason: "memory limit reached (\(open) open subproblems after \(searched))",
+        cause: .memoryLimit)
+      return []
+    }
+    guard
+      let bounds = SymbolicBounds.refine(
+        network: network, region: region, bounds: rootLayers, splits: subproblem.splits,
+        magnitudes: magnitudes, recomputeLayers: recomputesLayers)
+    else { return [] }  // No input of the region has these phases.
+
+    var nodeBound = Double.infinity
+    var branchingCoefficients: [[Double]]?
+    var parameters = subproblem.parameters
+    for (c, objective) in objectives.enumerated() {
+      let start = parameters[c].extended(toSplits: subproblem.splits.count)
+      let (best, evaluation) = objective.optimize(
+        bounds: bounds, splits: subproblem.splits, start: start,
+        iterations: subproblem.splits.isEmpty ? rootIterations : nodeIterations,
+        target: -tolerance, deadline: deadline)
+      parameters[c] = best
+      if let found = consider(evaluation.point) {
+        finish(frontier, .counterexample, .heuristic, counterexample: found)
+        return []
       }
-      if pruned { continue }
-      guard let coefficients = branchingCoefficients,
-        let split = chooseSplit(bounds: bounds, coefficients: coefficients)
-      else {
-        // Every phase is known: a linear program decides the subproblem.
-        if let answer = try solveLinearProgram(
-          bounds: bounds, splits: subproblem.splits, parameters: parameters)
-        {
-          return answer
-        }
-        continue
+      if evaluation.value <= -tolerance {
+        lock.withLock { largestPrunedBound = max(largestPrunedBound, evaluation.value) }
+        return []
       }
-      for active in [true, false] {
-        open.insert(
-          Subproblem(
-            splits: subproblem.splits + [
-              NeuronSplit(layer: split.layer, neuron: split.neuron, active: active)
-            ], parameters: parameters, parentBound: nodeBound))
+      if evaluation.value < nodeBound {
+        nodeBound = evaluation.value
+        branchingCoefficients = evaluation.coefficients
       }
     }
-    if let unknownReason {
-      return outcome(.unknown, .none, reason: unknownReason, cause: unknownCause)
+    guard let coefficients = branchingCoefficients,
+      let split = chooseSplit(bounds: bounds, coefficients: coefficients)
+    else {
+      // Every phase is known: a linear program decides the subproblem.
+      try solveLinearProgram(
+        bounds: bounds, splits: subproblem.splits, parameters: parameters, frontier: frontier)
+      return []
     }
-    return outcome(.robust, subproblems > 1 ? .reluSplit : .bounds)
+    return [true, false].map { active in
+      Subproblem(
+        splits: subproblem.splits + [
+          NeuronSplit(layer: split.layer, neuron: split.neuron, active: active)
+        ], parameters: parameters, parentBound: nodeBound)
+    }
   }
 
   /// The unstable neuron whose relaxation costs the bound most, estimated from its coefficient
@@ -188,26 +250,24 @@ final class NeuronSplittingSearch {
     return best
   }
 
-  /// Re-checks a candidate; records and returns whether it is a counterexample.
-  private func consider(_ candidate: [Double]) -> Bool {
+  /// Re-checks a candidate: the counterexample, if it is one.
+  private func consider(_ candidate: [Double]) -> Counterexample? {
     // The searched network first: the reference model's two passes only where it looks promising.
-    guard goal.margin(network.evaluate(candidate)) > -tolerance else { return false }
+    guard goal.margin(network.evaluate(candidate)) > -tolerance else { return nil }
     let (found, margin) = Counterexample.check(
       candidate, network: network, region: region, goal: goal)
-    bestMargin = max(bestMargin, margin)
-    guard let found else { return false }
-    counterexample = found
-    return true
+    lock.withLock { bestMargin = max(bestMargin, margin) }
+    return found
   }
 
-  /// GLPK on a subproblem whose phases are all known: nil when it proves the goal unreachable
-  /// there. GLPK's word that the LP is infeasible (the splits' phases exclude each other) is no
+  /// GLPK on a subproblem whose phases are all known; a counterexample ends the search. GLPK's word that the LP is infeasible (the splits' phases exclude each other) is no
   /// proof; long multiplier optimisation then has to show it (the Lagrangian bound of an empty
   /// subproblem falls without end).
   private func solveLinearProgram(
-    bounds: [LayerBounds], splits: [NeuronSplit], parameters: [OptimizedBound.Parameters]
-  ) throws -> TargetSearch.Outcome? {
-    linearPrograms += 1
+    bounds: [LayerBounds], splits: [NeuronSplit], parameters: [OptimizedBound.Parameters],
+    frontier: SharedFrontier<Subproblem>
+  ) throws {
+    lock.withLock { linearProgramCount += 1 }
     let networkBounds = NetworkBounds(layers: bounds + [rootBounds.layers[bounds.count]])
     var searchOptions = options
     searchOptions.attack = false
@@ -220,13 +280,14 @@ final class NeuronSplittingSearch {
       encoding: encoding, network: network, region: region, goal: goal, options: searchOptions,
       deadline: deadline)
     let result = try search.run()
-    if let objective = result.objective { bestMargin = max(bestMargin, objective) }
+    if let objective = result.objective {
+      lock.withLock { bestMargin = max(bestMargin, objective) }
+    }
     switch result.verdict {
     case .counterexample:
-      counterexample = result.counterexample
-      return outcome(.counterexample, .branchAndCut)
+      finish(frontier, .counterexample, .branchAndCut, counterexample: result.counterexample)
     case .robust:
-      largestPrunedBound = max(largestPrunedBound, result.bound ?? -tolerance)
+      lock.withLock { largestPrunedBound = max(largestPrunedBound, result.bound ?? -tolerance) }
     case .unknown:
       if result.cause != .timeLimit && result.cause != .memoryLimit {
         for (c, objective) in objectives.enumerated() {
@@ -235,15 +296,16 @@ final class NeuronSplittingSearch {
             bounds: bounds, splits: splits, start: start, iterations: 1000, target: -tolerance,
             deadline: deadline)
           if evaluation.value <= -tolerance {
-            largestPrunedBound = max(largestPrunedBound, evaluation.value)
-            return nil
+            lock.withLock { largestPrunedBound = max(largestPrunedBound, evaluation.value) }
+            return
           }
         }
       }
       // Other subproblems may still hold a counterexample; the answer can no longer be robust.
-      unknownReason = "\(result.reason ?? "no answer") (in a subproblem)"
-      unknownCause = result.cause
+      lock.withLock {
+        unknownReason = "\(result.reason ?? "no answer") (in a subproblem)"
+        unknownCause = result.cause
+      }
     }
-    return nil
   }
 }

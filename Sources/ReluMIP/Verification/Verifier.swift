@@ -1,3 +1,4 @@
+import Foundation
 import GLPK
 
 /// How ``Verifier`` searches: the target, the limits, the bounds and the stages to run. The
@@ -50,9 +51,56 @@ public struct VerificationOptions: Sendable {
   public var memoryLimit: Int? = 4 << 30
   /// GLPK's terminal output, if wanted.
   public var solverOutput: OutputHandler?
+  /// Threads that share one search: the boxes of input splitting and the subproblems of the
+  /// ReLU-phase search are taken from one frontier, each thread with its own GLPK problems (GLPK
+  /// keeps its state per thread). The library's default is one; the command line's is the cores.
+  public var threads = 1
+  /// Called about twice a second during a branch and bound (input splitting, the ReLU-phase
+  /// search), from whichever thread is working: for a live progress line. nil for none.
+  public var progress: (@Sendable (SearchProgress) -> Void)?
 
   /// The default options.
   public init() {}
+}
+
+/// Where a long search stands, for ``VerificationOptions/progress``.
+public struct SearchProgress: Sendable {
+  /// What is being searched: "boxes" (input splitting) or "subproblems" (ReLU phases).
+  public var unit: String
+  /// Seconds since the search began.
+  public var elapsed: Double
+  public var searched: Int
+  public var open: Int
+  /// The largest bound on the margin among the open nodes' parents: the search proves the goal
+  /// unreachable once it is below zero everywhere. nil before the first split.
+  public var bestBound: Double?
+  /// The largest margin found at a re-checked point (a counterexample once it is above zero).
+  public var bestMargin: Double?
+}
+
+/// Reports a search's progress at most every half second; safe to call from every worker.
+final class ProgressThrottle: @unchecked Sendable {
+  private let report: (@Sendable (SearchProgress) -> Void)?
+  private let lock = NSLock()
+  private let start = ContinuousClock.now
+  private var last = ContinuousClock.now
+
+  init(_ report: (@Sendable (SearchProgress) -> Void)?) { self.report = report }
+
+  /// Calls the handler with `progress()` if half a second has passed since the last call.
+  func tick(_ progress: () -> SearchProgress) {
+    guard let report else { return }
+    let now = ContinuousClock.now
+    let due = lock.withLock {
+      guard now - last >= .milliseconds(500) else { return false }
+      last = now
+      return true
+    }
+    guard due else { return }
+    var value = progress()
+    value.elapsed = seconds(now - start)
+    report(value)
+  }
 }
 
 /// How the region is searched after the attack.
@@ -405,6 +453,9 @@ extension VerificationOptions {
     guard boundOptimizationSteps >= 0 else {
       throw PropertyError.invalidOption(
         name: "boundOptimizationSteps", reason: "must be ≥ 0, not \(boundOptimizationSteps)")
+    }
+    guard threads >= 1 else {
+      throw PropertyError.invalidOption(name: "threads", reason: "must be ≥ 1, not \(threads)")
     }
     if let timeLimit, timeLimit.isNaN {
       throw PropertyError.invalidOption(name: "timeLimit", reason: "is NaN")

@@ -1,0 +1,88 @@
+import Foundation
+import HeapModule
+
+/// The open nodes of a best-first branch and bound, shared by the threads that work on it.
+///
+/// A worker takes the most promising node, bounds it without the lock, and hands back its
+/// children with ``complete(adding:)``. The search is over when nothing is open and no worker
+/// still holds a node (its children could reopen it), or when a worker calls ``stop()`` (a
+/// counterexample, the time limit). With one thread the nodes come out in exactly the order of a
+/// plain heap, so `--threads 1` searches as the sequential code did.
+final class SharedFrontier<Node: Comparable>: @unchecked Sendable {
+  private let condition = NSCondition()
+  private var heap: Heap<Node>
+  private var working = 0
+  private var stopped = false
+
+  init(_ roots: [Node]) { heap = Heap(roots) }
+
+  /// The most promising open node, or nil once the search is over. Waits while nothing is open
+  /// but another worker may still add children.
+  func take() -> Node? {
+    condition.lock()
+    defer { condition.unlock() }
+    while true {
+      if stopped { return nil }
+      if let node = heap.popMax() {
+        working += 1
+        return node
+      }
+      if working == 0 { return nil }
+      condition.wait()
+    }
+  }
+
+  /// Ends the work on a node taken with ``take()``, opening its children.
+  func complete(adding children: [Node] = []) {
+    condition.lock()
+    heap.insert(contentsOf: children)
+    working -= 1
+    condition.broadcast()
+    condition.unlock()
+  }
+
+  /// Ends the search for every worker: ``take()`` returns nil from now on.
+  func stop() {
+    condition.lock()
+    stopped = true
+    condition.broadcast()
+    condition.unlock()
+  }
+
+  /// The most promising open node, left open.
+  var best: Node? {
+    condition.lock()
+    defer { condition.unlock() }
+    return heap.max
+  }
+
+  /// Nodes open or being worked on.
+  var openCount: Int {
+    condition.lock()
+    defer { condition.unlock() }
+    return heap.count + working
+  }
+}
+
+/// Runs `work(worker)` on `threads` threads, one of them the caller's, and returns when all have
+/// returned. With one thread nothing is spawned.
+func runOnThreads(_ threads: Int, name: String, _ work: @escaping @Sendable (Int) -> Void) {
+  guard threads > 1 else {
+    work(0)
+    return
+  }
+  let finished = DispatchGroup()
+  for worker in 1..<threads {
+    finished.enter()
+    let thread = Thread {
+      work(worker)
+      finished.leave()
+    }
+    thread.name = "\(name)-\(worker)"
+    // The bound computations and GLPK run here: give them the main thread's usual stack.
+    thread.stackSize = 8 << 20
+    thread.start()
+  }
+  work(0)
+  finished.wait()
+}
