@@ -90,11 +90,30 @@ struct BatchOptionTests {
     ["--delta", "1"], ["--examples", "0", "--delta", "1", "--jobs", "0"],
     ["--examples", "0", "--delta", "1", "--time-limit", "0"],
     ["--examples", "0", "--delta", "1", "--target", "second"],
+    ["--examples", "0", "--delta", "1", "--threads", "0"],
   ])
   func usageErrors(_ extra: [String]) {
     let (code, message) = batchExitCode(Self.base() + extra)
     #expect(code == VerificationExitCode.usage, "\(extra): exit \(code), \(message)")
     #expect(!message.isEmpty)
+  }
+
+  /// `--jobs` × `--threads` never exceeds the cores: given both, a product above them is refused
+  /// before any work; given one, the other takes the cores left.
+  @Test func jobsTimesThreadsNeverOversubscribes() throws {
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    let (code, message) = batchExitCode(
+      Self.base() + ["--examples", "0", "--delta", "1", "--jobs", "\(cores)", "--threads", "2"])
+    #expect(code == VerificationExitCode.usage, "exit \(code), \(message)")
+    #expect(message.contains("--threads"), "\(message)")
+
+    let vnnlib = try #require(
+      try ReluMIPCommand.parseAsRoot(["vnnlib", "m.onnx", "p.vnnlib"]) as? VNNLibCommand)
+    #expect(vnnlib.engine.verificationOptions(verbose: false).threads == cores)
+    let single = try #require(
+      try ReluMIPCommand.parseAsRoot(["vnnlib", "m.onnx", "p.vnnlib", "--threads", "1"])
+        as? VNNLibCommand)
+    #expect(single.engine.verificationOptions(verbose: false).threads == 1)
   }
 
   @Test func badExampleListMessageSaysWhy() {
