@@ -11,4 +11,12 @@ public enum GLPKMemory {
     glp_mem_usage(&count, &peakCount, &total, &peakTotal)
     return total
   }
+
+  /// Frees the calling thread's GLPK environment (`glp_free_env`). GLPK makes one per thread on
+  /// first use and never frees it by itself, so a short-lived thread that used GLPK calls this
+  /// before it ends. Only once every GLPK problem made on the thread is gone: it frees their
+  /// memory too. Harmless on a thread that never used GLPK.
+  public static func releaseThreadEnvironment() {
+    _ = glp_free_env()
+  }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GLPK
 import HeapModule
 
 /// The open nodes of a best-first branch and bound, shared by the threads that work on it.
@@ -76,6 +77,9 @@ func runOnThreads(_ threads: Int, name: String, _ work: @escaping @Sendable (Int
     finished.enter()
     let thread = Thread {
       work(worker)
+      // Every GLPK problem of this thread lived inside `work`; without this each search's
+      // threads would leave their GLPK environments behind.
+      GLPKMemory.releaseThreadEnvironment()
       finished.leave()
     }
     thread.name = "\(name)-\(worker)"
