@@ -21,7 +21,7 @@ final class InputSplittingSearch: @unchecked Sendable {
   let deadline: ContinuousClock.Instant?
 
   /// A sub-box still to decide, with the goals not yet ruled out in it and its parent's bound.
-  private struct Box: Comparable {
+  private struct Box: FrontierNode {
     var lower: [Double]
     var upper: [Double]
     var goals: [Int]
@@ -43,7 +43,6 @@ final class InputSplittingSearch: @unchecked Sendable {
   private var unknownCause: UnknownCause?
   /// The answer that ended the search early (a counterexample, a limit), the first one found.
   private var answer: GoalSearchResult?
-  private var failure: Error?
   private let progress: ProgressThrottle
 
   init(
@@ -91,20 +90,11 @@ final class InputSplittingSearch: @unchecked Sendable {
         upper: (0..<region.dimension).map(region.highest), goals: Array(goals.indices), depth: 0,
         parentBound: .infinity)
     ])
-    runOnThreads(max(1, options.threads), name: "relumip-split") { _ in
-      while let box = frontier.take() {
-        do {
-          frontier.complete(adding: try self.children(of: box, frontier: frontier))
-          self.reportProgress(frontier)
-        } catch {
-          self.lock.withLock { if self.failure == nil { self.failure = error } }
-          frontier.stop()
-          frontier.complete()
-        }
-      }
-    }
-    return try lock.withLock {
-      if let failure { throw failure }
+    try frontier.search(
+      threads: options.threads, name: "relumip-split",
+      expand: { try self.children(of: $0, frontier: frontier) },
+      afterEach: { self.reportProgress(frontier) })
+    return lock.withLock {
       if let answer { return answer }
       if let unknownReason {
         return result(.unknown, settledBy: .none, reason: unknownReason, cause: unknownCause)
@@ -116,11 +106,7 @@ final class InputSplittingSearch: @unchecked Sendable {
   private func reportProgress(_ frontier: SharedFrontier<Box>) {
     progress.tick {
       let (searched, margin) = lock.withLock { (boxes, bestMargin) }
-      let bound = frontier.best?.parentBound
-      return SearchProgress(
-        unit: "boxes", elapsed: 0, searched: searched, open: frontier.openCount,
-        bestBound: bound.flatMap { $0.isFinite ? $0 : nil },
-        bestMargin: margin > -.infinity ? margin : nil)
+      return frontier.progress(unit: "boxes", searched: searched, bestMargin: margin)
     }
   }
 

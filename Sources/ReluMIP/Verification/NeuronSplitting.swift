@@ -35,7 +35,7 @@ final class NeuronSplittingSearch: @unchecked Sendable {
   let statistics: [LayerStatistics]
   let binaries: Int
 
-  private struct Subproblem: Comparable {
+  private struct Subproblem: FrontierNode {
     var splits: [NeuronSplit]
     var parameters: [OptimizedBound.Parameters]
     var parentBound: Double
@@ -55,7 +55,6 @@ final class NeuronSplittingSearch: @unchecked Sendable {
   private var unknownCause: UnknownCause?
   /// The answer that ended the search early (a counterexample, a limit), the first one found.
   private var answer: TargetSearch.Outcome?
-  private var failure: Error?
   private let progress: ProgressThrottle
 
   /// Subproblems bounded, and those of them decided by a linear program.
@@ -109,20 +108,11 @@ final class NeuronSplittingSearch: @unchecked Sendable {
         parameters: objectives.map { $0.initialParameters(rootBounds: rootBounds) },
         parentBound: .infinity)
     ])
-    runOnThreads(max(1, options.threads), name: "relumip-phases") { _ in
-      while let subproblem = frontier.take() {
-        do {
-          frontier.complete(adding: try self.children(of: subproblem, frontier: frontier))
-          self.reportProgress(frontier)
-        } catch {
-          self.lock.withLock { if self.failure == nil { self.failure = error } }
-          frontier.stop()
-          frontier.complete()
-        }
-      }
-    }
-    return try lock.withLock {
-      if let failure { throw failure }
+    try frontier.search(
+      threads: options.threads, name: "relumip-phases",
+      expand: { try self.children(of: $0, frontier: frontier) },
+      afterEach: { self.reportProgress(frontier) })
+    return lock.withLock {
       if let answer { return answer }
       if let unknownReason {
         return outcome(.unknown, .none, reason: unknownReason, cause: unknownCause)
@@ -134,11 +124,7 @@ final class NeuronSplittingSearch: @unchecked Sendable {
   private func reportProgress(_ frontier: SharedFrontier<Subproblem>) {
     progress.tick {
       let (searched, margin) = lock.withLock { (subproblemCount, bestMargin) }
-      let bound = frontier.best?.parentBound
-      return SearchProgress(
-        unit: "subproblems", elapsed: 0, searched: searched, open: frontier.openCount,
-        bestBound: bound.flatMap { $0.isFinite ? $0 : nil },
-        bestMargin: margin > -.infinity ? margin : nil)
+      return frontier.progress(unit: "subproblems", searched: searched, bestMargin: margin)
     }
   }
 

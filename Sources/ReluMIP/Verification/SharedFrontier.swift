@@ -9,11 +9,12 @@ import HeapModule
 /// still holds a node (its children could reopen it), or when a worker calls ``stop()`` (a
 /// counterexample, the time limit). With one thread the nodes come out in exactly the order of a
 /// plain heap, so `--threads 1` searches as the sequential code did.
-final class SharedFrontier<Node: Comparable>: @unchecked Sendable {
+final class SharedFrontier<Node: FrontierNode>: @unchecked Sendable {
   private let condition = NSCondition()
   private var heap: Heap<Node>
   private var working = 0
   private var stopped = false
+  private var failure: Error?
 
   init(_ roots: [Node]) { heap = Heap(roots) }
 
@@ -63,6 +64,46 @@ final class SharedFrontier<Node: Comparable>: @unchecked Sendable {
     defer { condition.unlock() }
     return heap.count + working
   }
+
+  /// Works the frontier on `threads` threads until the search is over: `expand` bounds each node
+  /// taken and returns its children, `afterEach` runs once they are open. The first error thrown
+  /// stops every worker and is rethrown here once all have returned.
+  func search(
+    threads: Int, name: String, expand: @escaping @Sendable (Node) throws -> [Node],
+    afterEach: @escaping @Sendable () -> Void
+  ) throws {
+    runOnThreads(max(1, threads), name: name) { _ in
+      while let node = self.take() {
+        do {
+          self.complete(adding: try expand(node))
+          afterEach()
+        } catch {
+          self.condition.lock()
+          if self.failure == nil { self.failure = error }
+          self.condition.unlock()
+          self.stop()
+          self.complete()
+        }
+      }
+    }
+    condition.lock()
+    defer { condition.unlock() }
+    if let failure { throw failure }
+  }
+
+  /// Where the search stands, for a progress report: the open nodes' largest parent bound.
+  func progress(unit: String, searched: Int, bestMargin: Double) -> SearchProgress {
+    let bound = best?.parentBound
+    return SearchProgress(
+      unit: unit, elapsed: 0, searched: searched, open: openCount,
+      bestBound: bound.flatMap { $0.isFinite ? $0 : nil },
+      bestMargin: bestMargin > -.infinity ? bestMargin : nil)
+  }
+}
+
+/// A node of a best-first search: the most promising has the largest bound from its parent.
+protocol FrontierNode: Comparable {
+  var parentBound: Double { get }
 }
 
 /// Runs `work(worker)` on `threads` threads, one of them the caller's, and returns when all have
