@@ -82,8 +82,8 @@ struct GoalSearchCase: CustomStringConvertible {
 
 @Suite("Goal search against brute force", .tags(.property))
 struct GoalSearchPropertyTests {
-  /// 240 seeded cases, each searched by input splitting (on one thread and on two), by the MILP
-  /// alone and by the ReLU-phase search (on two threads).
+  /// 240 seeded cases, each searched by input splitting (on one thread and on two, and with
+  /// other MILP thresholds), by the MILP alone and by the ReLU-phase search (on two threads).
   static let batches = Array(0..<8)
   static let batchSize: UInt64 = 30 * PropertyTestScale.factor
 
@@ -99,23 +99,34 @@ struct GoalSearchPropertyTests {
         ).max() ?? -.infinity
       #expect(tiny.gridBest <= best + 1e-9, "a grid point beats the exact maximum — \(tiny)")
       var byStrategy: [String: Verdict] = [:]
-      // Input splitting on one thread and on two sharing its boxes, the MILP, and the ReLU-phase
-      // search on two threads sharing its subproblems.
-      let searches: [(SearchStrategy, threads: Int)] = [
-        (.split, 1), (.split, 2), (.milp, 1), (.reluSplit, 2),
+      // Input splitting on one thread and on two sharing its boxes, and once more with the MILP
+      // kept for conjunctions alone (threshold 0 for single conditions, 4 for conjunctions from
+      // the first box: these networks have at most 12 ReLUs, so the defaults send most boxes to
+      // the MILP whatever their goals); the MILP; the ReLU-phase search on two threads sharing
+      // its subproblems.
+      let searches: [(SearchStrategy, threads: Int, milpThresholds: (Int, Int)?)] = [
+        (.split, 1, nil), (.split, 2, nil), (.split, 1, (0, 4)), (.milp, 1, nil),
+        (.reluSplit, 2, nil),
       ]
-      for (strategy, threads) in searches {
+      for (strategy, threads, milpThresholds) in searches {
         var options = VerificationOptions()
         options.searchStrategy = strategy
         options.threads = threads
         options.timeLimit = 60
+        var name = "\(strategy) × \(threads)"
+        if let (single, conjunction) = milpThresholds {
+          options.splitMILPThreshold = single
+          options.splitConjunctionMILPThreshold = conjunction
+          options.splitMILPWarmUpBoxes = 0
+          name += " (MILP at \(single)/\(conjunction) unstable)"
+        }
         // Most cases without the attack, so that the search itself must find the point (and
         // robust cases stay quick: the attack's restarts cost more than the search here).
         options.attack = tiny.seed % 4 == 0
         let context =
-          "\(strategy) on \(threads) threads, attack \(options.attack), exact best \(best) — \(tiny)"
+          "\(name), attack \(options.attack), exact best \(best) — \(tiny)"
         let result = try verifier.search(region: tiny.region, goals: tiny.goals, options: options)
-        byStrategy["\(strategy) × \(threads)"] = result.verdict
+        byStrategy[name] = result.verdict
         switch result.verdict {
         case .counterexample:
           let found = try #require(result.counterexample, "no point — \(context)")

@@ -3,7 +3,8 @@ import Foundation
 /// Branch and bound over the input box, for networks with few inputs (ACAS Xu has five): each
 /// sub-box gets symbolic bounds (`SymbolicBounds`), is dropped once they prove every goal's
 /// margin ≤ −tolerance there, has its center and the maximiser of the bound's linear function
-/// re-checked as counterexamples, is handed to the MILP once few ReLUs are left unstable, and is
+/// re-checked as counterexamples, is handed to the MILP once few ReLUs are left unstable (more for
+/// a conjunction, whose conditions the MILP's LP holds together), and is
 /// otherwise bisected along the input whose width times influence on the bound is largest.
 ///
 /// The MILP alone does badly on such networks: over a wide box most neurons are unstable and
@@ -204,7 +205,7 @@ final class InputSplittingSearch: @unchecked Sendable {
     box.goals = openGoals
     box.parentBound = boxBound
 
-    if bounds.unstableCount <= options.splitMILPThreshold {
+    if bounds.unstableCount <= milpThreshold(for: box, searched: searched) {
       try solveByMILP(box, bounds: bounds, frontier: frontier)
       return []
     }
@@ -235,6 +236,14 @@ final class InputSplittingSearch: @unchecked Sendable {
     right.lower[dimension] = middle
     right.depth += 1
     return [left, right]
+  }
+
+  /// How many unstable ReLUs a box may have and still go to the MILP rather than be bisected.
+  private func milpThreshold(for box: Box, searched: Int) -> Int {
+    guard searched > options.splitMILPWarmUpBoxes,
+      box.goals.contains(where: { goals[$0].conditions.count > 1 })
+    else { return options.splitMILPThreshold }
+    return max(options.splitMILPThreshold, options.splitConjunctionMILPThreshold)
   }
 
   /// A bound on |∂c/∂x_j| over the box for each input, summed over the conditions c: their rows in absolute
