@@ -51,6 +51,13 @@ final class SharedFrontier<Node: FrontierNode>: @unchecked Sendable {
     condition.unlock()
   }
 
+  /// Whether ``stop()`` has been called: long work on a node can end early.
+  var isStopped: Bool {
+    condition.lock()
+    defer { condition.unlock() }
+    return stopped
+  }
+
   /// The most promising open node, left open.
   var best: Node? {
     condition.lock()

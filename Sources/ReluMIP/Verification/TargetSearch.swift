@@ -26,6 +26,12 @@ final class TargetSearch {
   let options: VerificationOptions
   let deadline: ContinuousClock.Instant?
 
+  /// Asked at every callback: true ends the search with `unknown` and `stoppedByCaller` set (the
+  /// caller has its answer elsewhere, e.g. another goal's counterexample).
+  var shouldStop: (() -> Bool)?
+  /// Whether `shouldStop` ended the search.
+  private(set) var stoppedByCaller = false
+
   private var counterexample: Counterexample?
   private var bestObjective: Double?
   private var provenBound: Double?
@@ -197,6 +203,9 @@ final class TargetSearch {
     switch end {
     case .stoppedByCallback:
       if counterexample != nil { return (outcome(.counterexample, .branchAndCut), false) }
+      if stoppedByCaller {
+        return (outcome(.unknown, .none, reason: "stopped: the answer came from elsewhere"), false)
+      }
       if stoppedOnBound { return (outcome(.robust, .branchAndCut), false) }
       if memoryExceeded { return (memoryOut(), false) }
       if timedOut { return (timeOut(), false) }
@@ -289,6 +298,11 @@ final class TargetSearch {
   /// and stops once the best bound of the open nodes proves the target unreachable.
   private func monitor(_ tree: SearchTree) throws {
     nodes = max(nodes, tree.size.total)
+    if let shouldStop, shouldStop() {
+      stoppedByCaller = true
+      tree.terminate()
+      return
+    }
     // GLPK checks its own time limit only between nodes; a root with many dense cuts, or its
     // pseudocost initialisation, could run well past it (MNIST-FC 256x2: 13 s over 60).
     if let deadline, ContinuousClock.now >= deadline {

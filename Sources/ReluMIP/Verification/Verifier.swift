@@ -380,14 +380,28 @@ public struct Verifier: Sendable {
     var unknownCauses: [UnknownCause] = []
     var cutBoundsTime = 0.0
     let solveStart = clock.now
+    let searchesPhases =
+      magnitudes != nil && searchesReLUPhases(options: options, binaries: encoding.binaryCount)
+    // GLPK's branch-and-cut runs on one thread; with several goals open the other threads take
+    // the other goals.
+    var concurrentOutcomes: [Int: TargetSearch.Outcome]?
+    if !searchesPhases && options.threads > 1 && openGoals.count > 1 {
+      concurrentOutcomes = try searchGoalsConcurrently(
+        openGoals, goals: goals, goalBounds: goalBounds, region: region, bounds: encoding.bounds,
+        encodingOptions: encodingOptions, options: options, deadline: deadline)
+    }
     for (index, goal) in goals.enumerated() {
-      result.goalsSearched.append(index)
       if !openGoals.contains(index) {
+        result.goalsSearched.append(index)
         result.bound = max(result.bound ?? -.infinity, goalBounds[index])
         continue
       }
       let outcome: TargetSearch.Outcome
-      if let magnitudes, searchesReLUPhases(options: options, binaries: encoding.binaryCount) {
+      if let concurrentOutcomes {
+        // Left out: stopped by, or never started before, another goal's counterexample.
+        guard let finished = concurrentOutcomes[index] else { continue }
+        outcome = finished
+      } else if let magnitudes, searchesPhases {
         let search = NeuronSplittingSearch(
           network: network, region: region, goal: goal, rootBounds: encoding.bounds,
           magnitudes: magnitudes, options: options, deadline: deadline,
@@ -399,6 +413,7 @@ public struct Verifier: Sendable {
           deadline: deadline)
         outcome = try search.run()
       }
+      result.goalsSearched.append(index)
       result.nodes += outcome.nodes
       result.statistics = outcome.statistics
       result.binaries = outcome.binaries
@@ -439,6 +454,59 @@ public struct Verifier: Sendable {
     result.timings = timings
     return result
   }
+}
+
+extension Verifier {
+  /// One open goal, ordered by its bound: the goals most likely reachable are searched first.
+  private struct GoalNode: FrontierNode {
+    var index: Int
+    var parentBound: Double
+
+    static func < (a: GoalNode, b: GoalNode) -> Bool { a.parentBound < b.parentBound }
+    static func == (a: GoalNode, b: GoalNode) -> Bool { a.parentBound == b.parentBound }
+  }
+
+  /// GLPK's branch-and-cut on several goals at once, a goal per thread at a time, each on an
+  /// encoding of its own (GLPK keeps its state per thread); the first re-checked counterexample
+  /// stops the others. The outcomes by goal index; a goal stopped that way, or never started, is
+  /// left out.
+  func searchGoalsConcurrently(
+    _ indices: [Int], goals: [OutputGoal], goalBounds: [Double], region: InputRegion,
+    bounds: NetworkBounds, encodingOptions: MILPEncoding.Options, options: VerificationOptions,
+    deadline: ContinuousClock.Instant?
+  ) throws -> [Int: TargetSearch.Outcome] {
+    let frontier = SharedFrontier(
+      indices.map { GoalNode(index: $0, parentBound: goalBounds[$0]) })
+    let outcomes = GoalOutcomes()
+    try frontier.search(
+      threads: min(options.threads, indices.count), name: "relumip-goals",
+      expand: { node in
+        let encoding = try MILPEncoding(
+          network: network, region: region, bounds: bounds, options: encodingOptions)
+        let search = TargetSearch(
+          encoding: encoding, network: network, region: region, goal: goals[node.index],
+          options: options, deadline: deadline)
+        search.shouldStop = { frontier.isStopped }
+        let outcome = try search.run()
+        if search.stoppedByCaller { return [] }
+        outcomes.record(outcome, for: node.index)
+        if outcome.verdict == .counterexample { frontier.stop() }
+        return []
+      }, afterEach: {})
+    return outcomes.all
+  }
+}
+
+/// The outcomes of goals searched on several threads.
+private final class GoalOutcomes: @unchecked Sendable {
+  private let lock = NSLock()
+  private var outcomes: [Int: TargetSearch.Outcome] = [:]
+
+  func record(_ outcome: TargetSearch.Outcome, for index: Int) {
+    lock.withLock { outcomes[index] = outcome }
+  }
+
+  var all: [Int: TargetSearch.Outcome] { lock.withLock { outcomes } }
 }
 
 extension VerificationOptions {
