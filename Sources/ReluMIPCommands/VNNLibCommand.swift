@@ -35,7 +35,7 @@ struct VNNLibCommand: ParsableCommand {
   @Flag(help: "Print one JSON object (result, time, counterexample) instead of the result text.")
   var json = false
 
-  @Flag(help: "Show GLPK's output and a summary on stderr.")
+  @Flag(help: "Show what each stage settled, GLPK's output and a summary on stderr.")
   var verbose = false
 
   func validate() throws {

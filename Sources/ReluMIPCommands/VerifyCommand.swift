@@ -293,7 +293,10 @@ struct VerifyCommand: ParsableCommand {
   @Flag(help: "Print one JSON object instead of the report.")
   var json = false
 
-  @Flag(help: "Show GLPK's output and progress on stderr.")
+  @Flag(
+    help:
+      "Show what each stage settled (bounds, attack, walk, each goal's search) and GLPK's output on stderr."
+  )
   var verbose = false
 
   @Flag(

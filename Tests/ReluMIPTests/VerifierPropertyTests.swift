@@ -274,6 +274,41 @@ struct VerifierPropertyTests {
     #expect(result.timings.total >= result.timings.bounds)
   }
 
+  /// `--verbose`'s stage lines: the bounds' line first, naming how many goals they left open,
+  /// then, with the attack and the walk off, one line per goal searched with its verdict.
+  @Test(arguments: Array(1...12) as [UInt64])
+  func stageLinesSayWhatEachStageSettled(seed: UInt64) throws {
+    let tiny = try TinyCase(seed: seed)
+    let output = CollectedOutput()
+    var options = VerificationOptions()
+    options.target = .all
+    options.attack = false
+    options.linearRegionSearch = false
+    options.searchStrategy = .milp
+    options.threads = Int(seed % 2) + 1
+    options.solverOutput = { output.append($0) }
+    let result = try Verifier(network: tiny.network).verify(region: tiny.region, options: options)
+    let stages = output.text.split(separator: "\n").filter { $0.hasPrefix("relumip: ") }
+    let labels = tiny.network.outputSize - 1
+    let first = try #require(stages.first, "no stage line — \(tiny)")
+    #expect(first.hasPrefix("relumip: bounds (symbolic, "), "\(first) — \(tiny)")
+    let open = try #require(
+      first.firstMatch(of: /: (\d+) of (\d+) goals left open/), "\(first) — \(tiny)")
+    #expect(Int(open.2) == labels, "\(first) — \(tiny)")
+    let goalLines = stages.dropFirst().filter { $0.hasPrefix("relumip: target ") }
+    // Every open goal is searched unless a counterexample ends the search first.
+    if result.verdict == .counterexample {
+      #expect(goalLines.count <= Int(open.1)!, "\(stages) — \(tiny)")
+      #expect(goalLines.contains { $0.contains(": counterexample (") }, "\(stages) — \(tiny)")
+    } else {
+      #expect(goalLines.count == Int(open.1)!, "\(stages) — \(tiny)")
+      let verdicts = Set(goalLines.map { $0.contains(": robust (") ? "robust" : "other" })
+      #expect(
+        result.verdict == .robust ? verdicts.isSubset(of: ["robust"]) : verdicts.contains("other"),
+        "\(result.verdict): \(stages) — \(tiny)")
+    }
+  }
+
   /// The table a report shows for a run that built no MILP counts what the MILP would have
   /// started from: the same bounds give the same stable and unstable neurons.
   @Test(arguments: [1, 2, 3, 4] as [UInt64])
@@ -296,4 +331,13 @@ struct VerifierPropertyTests {
       #expect(row.variables == nil && row.constraints == nil && row.binaries == nil)
     }
   }
+}
+
+/// Text a handler receives, possibly from several threads.
+final class CollectedOutput: @unchecked Sendable {
+  private let lock = NSLock()
+  private var collected = ""
+
+  func append(_ text: String) { lock.withLock { collected += text } }
+  var text: String { lock.withLock { collected } }
 }

@@ -69,7 +69,7 @@ public struct OutputCondition: Sendable, Equatable, Hashable, CustomStringConver
   public var description: String {
     var text = ""
     for term in terms {
-      let sign = term.weight < 0 ? " − " : (text.isEmpty ? "" : " + ")
+      let sign = term.weight < 0 ? (text.isEmpty ? "−" : " − ") : (text.isEmpty ? "" : " + ")
       let magnitude = abs(term.weight)
       text += sign + (magnitude == 1 ? "" : "\(magnitude)·") + "Y_\(term.output)"
     }

@@ -58,7 +58,8 @@ public struct VerificationOptions: Sendable {
   /// The most memory GLPK's branch-and-cut tree may hold (bytes, on this thread); past it the
   /// search stops with `unknown` instead of growing until the process is killed. nil for none.
   public var memoryLimit: Int? = 4 << 30
-  /// GLPK's terminal output, if wanted.
+  /// GLPK's terminal output, if wanted, and a line (starting "relumip:") for what each stage of
+  /// the search settled: the bounds, the attack, the walk, each goal's search.
   public var solverOutput: OutputHandler?
   /// Threads that share one search: the boxes of input splitting and the subproblems of the
   /// ReLU-phase search are taken from one frontier, each thread with its own GLPK problems (GLPK
@@ -302,6 +303,11 @@ public struct Verifier: Sendable {
     let openGoals =
       options.maximize
       ? Array(goals.indices) : goals.indices.filter { goalBounds[$0] > -options.robustTolerance }
+    logStage(
+      options,
+      "bounds (\(options.boundMethod), \(format(timings.bounds)) s, \(cheapBounds.unstableCount) "
+        + "unstable ReLUs): \(openGoals.count) of \(goals.count) goals left open, largest margin "
+        + "bound \(format(goalBounds.max() ?? -.infinity))")
     var encodingOptions = MILPEncoding.Options()
     encodingOptions.dropThreshold = options.dropThreshold
     if openGoals.isEmpty {
@@ -319,8 +325,16 @@ public struct Verifier: Sendable {
     // The attack's best point for each goal, where the linear-region walk starts later.
     var startPoints = attackPoints ?? Array(repeating: nil, count: goals.count)
     if options.attack && !options.maximize {
+      let attackStart = clock.now
       let attack = attack(region: region, goals: goals, only: openGoals, deadline: deadline)
       startPoints = attack.points
+      logStage(
+        options,
+        "attack (\(format(seconds(clock.now - attackStart))) s): "
+          + (attack.found.map {
+            "counterexample for \(goals[$0.goal].name), margin \(format($0.margin))"
+          }
+            ?? "no counterexample"))
       if let (index, found, margin) = attack.found {
         timings.total = seconds(clock.now - start)
         timings.solve = timings.total - timings.bounds
@@ -335,6 +349,10 @@ public struct Verifier: Sendable {
       let splitting = InputSplittingSearch(
         network: network, region: region, goals: goals, options: options, deadline: deadline)
       var result = try splitting.run()
+      logStage(
+        options,
+        "input splitting: \(result.verdict) after \(result.nodes) boxes"
+          + (result.reason.map { " (\($0))" } ?? ""))
       timings.total = seconds(clock.now - start)
       timings.solve = timings.total - timings.bounds
       result.timings = timings
@@ -351,6 +369,10 @@ public struct Verifier: Sendable {
       let found = try walkLinearRegions(
         encoding: encoding, region: region, goals: goals, only: openGoals, starts: startPoints,
         deadline: deadline)
+      logStage(
+        options,
+        "linear-region walk (\(format(seconds(clock.now - walkStart))) s): "
+          + (found.map { "counterexample for \(goals[$0.goal].name)" } ?? "no counterexample"))
       if let (index, counterexample, margin) = found {
         timings.total = seconds(clock.now - start)
         timings.solve = seconds(clock.now - walkStart)
@@ -414,6 +436,11 @@ public struct Verifier: Sendable {
         outcome = try search.run()
       }
       result.goalsSearched.append(index)
+      logStage(
+        options,
+        "\(goal.name): \(outcome.verdict) (\(outcome.settledBy.rawValue), \(outcome.nodes) nodes"
+          + (outcome.bound.map { ", bound \(format($0))" } ?? "")
+          + (outcome.reason.map { "; \($0)" } ?? "") + ")")
       result.nodes += outcome.nodes
       result.statistics = outcome.statistics
       result.binaries = outcome.binaries
@@ -454,6 +481,16 @@ public struct Verifier: Sendable {
     result.timings = timings
     return result
   }
+}
+
+/// A stage's line for `--verbose` (`VerificationOptions.solverOutput`).
+func logStage(_ options: VerificationOptions, _ message: @autoclosure () -> String) {
+  options.solverOutput?("relumip: \(message())\n")
+}
+
+/// A number for a log line: four significant digits.
+private func format(_ value: Double) -> String {
+  value.isFinite ? String(format: "%.4g", value) : "\(value)"
 }
 
 extension Verifier {
