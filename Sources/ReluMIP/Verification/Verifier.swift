@@ -405,9 +405,9 @@ public struct Verifier: Sendable {
     let searchesPhases =
       magnitudes != nil && searchesReLUPhases(options: options, binaries: encoding.binaryCount)
     // GLPK's branch-and-cut runs on one thread; with several goals open the other threads take
-    // the other goals.
+    // the other goals. (Maximising searches every goal to the end, so it stays sequential.)
     var concurrentOutcomes: [Int: TargetSearch.Outcome]?
-    if !searchesPhases && options.threads > 1 && openGoals.count > 1 {
+    if !searchesPhases && !options.maximize && options.threads > 1 && openGoals.count > 1 {
       concurrentOutcomes = try searchGoalsConcurrently(
         openGoals, goals: goals, goalBounds: goalBounds, region: region, bounds: encoding.bounds,
         encodingOptions: encodingOptions, options: options, deadline: deadline)
@@ -476,7 +476,8 @@ public struct Verifier: Sendable {
     }
     if result.verdict == .counterexample, goals.count > 1 { result.bound = nil }
     timings.bounds += cutBoundsTime
-    timings.solve = seconds(clock.now - solveStart) - cutBoundsTime
+    // With goals searched at once their bound-tightening times overlap.
+    timings.solve = max(0, seconds(clock.now - solveStart) - cutBoundsTime)
     timings.total = seconds(clock.now - start)
     result.timings = timings
     return result
@@ -515,14 +516,19 @@ extension Verifier {
     let frontier = SharedFrontier(
       indices.map { GoalNode(index: $0, parentBound: goalBounds[$0]) })
     let outcomes = GoalOutcomes()
+    let threads = min(options.threads, indices.count)
+    // GLPK counts memory per thread; the limit holds for the verification as a whole.
+    var perThread = options
+    perThread.memoryLimit = options.memoryLimit.map { $0 / threads }
+    let goalOptions = perThread
     try frontier.search(
-      threads: min(options.threads, indices.count), name: "relumip-goals",
+      threads: threads, name: "relumip-goals",
       expand: { node in
         let encoding = try MILPEncoding(
           network: network, region: region, bounds: bounds, options: encodingOptions)
         let search = TargetSearch(
           encoding: encoding, network: network, region: region, goal: goals[node.index],
-          options: options, deadline: deadline)
+          options: goalOptions, deadline: deadline)
         search.shouldStop = { frontier.isStopped }
         let outcome = try search.run()
         if search.stoppedByCaller { return [] }
