@@ -32,20 +32,31 @@ struct GradientAttack {
       ? last.map { max(0, $0) } : last
   }
 
-  /// The best point found and its margin; the first run starts at the center, the others at
-  /// random points of the region.
+  /// The best point found and its margin; the first run starts at the center (on an L∞ ball the
+  /// first two), the others at random points of the region.
+  ///
+  /// On an L∞ ball the runs alternate between short steps (a quarter of the radius, shrinking
+  /// by a tenth each step) and long ones (twice the radius, so the first lands on the corner
+  /// that the gradient's signs point to, shrinking by a twentieth). Either alone misses
+  /// counterexamples the other finds: on MNIST-FC 256x4 property 1 at ε = 0.05 the long steps
+  /// reach one in three steps where forty short ones do not; on ACAS Xu's five inputs the short
+  /// ones follow narrow regions better.
   func run(goal: OutputGoal) -> (point: [Double], margin: Double) {
     var generator = AttackSeedGenerator(seed: seed ^ goal.stableSeed)
     var best = (point: region.center, margin: goal.margin(network.evaluate(region.center)))
     for restart in 0..<restarts {
       var point = region.center
-      if restart > 0 {
+      let longSteps = region.norm == .linf && restart % 2 == 1
+      // The long steps' first run starts at the center too.
+      if restart > 1 || (restart == 1 && !longSteps) {
         // A random start inside the region.
         let direction = region.center.indices.map { _ in generator.nextSigned() }
         point = project(zip(region.center, direction).map { $0 + region.radius * $1 })
       }
       var preActivations = network.preActivations(point)
-      var stepSize = region.norm == .l1 ? region.radius : region.radius / 4
+      var stepSize =
+        region.norm == .l1 ? region.radius : longSteps ? 2 * region.radius : region.radius / 4
+      let shrink = longSteps ? 0.95 : 0.9
       for _ in 0..<steps {
         if let deadline, ContinuousClock.now >= deadline { return best }
         let gradient = self.gradient(preActivations, goal: goal)
@@ -56,7 +67,7 @@ struct GradientAttack {
         if value > best.margin { best = (candidate, value) }
         if goal.isReached(outputs) { return (candidate, value) }
         point = candidate
-        stepSize *= 0.9
+        stepSize *= shrink
       }
     }
     return best

@@ -392,6 +392,10 @@ public struct Verifier: Sendable {
       encoding = try MILPEncoding(
         network: network, region: region, bounds: bounds, options: encodingOptions)
       timings.bounds += seconds(clock.now - tighteningStart)
+      logStage(
+        options,
+        "bounds tightened by LP (\(format(seconds(clock.now - tighteningStart))) s): "
+          + "\(bounds.unstableCount) unstable ReLUs")
     }
 
     var result = GoalSearchResult(
