@@ -191,9 +191,9 @@ struct SearchOptions: ParsableArguments {
 struct EngineOptions: ParsableArguments {
   @Option(
     help:
-      "How big-M bounds are computed: interval, symbolic (back-substitution; the default) or lp (symbolic, then LP; tighter, and slower on the benchmarks measured)."
+      "How big-M bounds are computed: auto (the default: lp for the MILP of a network with three or more hidden layers and at most 300 unstable ReLUs, else symbolic), interval, symbolic (back-substitution) or lp (symbolic, then LP over the region and under each goal's objective cut; tighter, and slower on shallow networks)."
   )
-  var bounds: BoundMethod = .symbolic
+  var bounds: BoundMethod = .automatic
 
   @Option(
     parsing: .unconditional,

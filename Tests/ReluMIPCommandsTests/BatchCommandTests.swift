@@ -138,7 +138,7 @@ struct BatchOptionTests {
       try ReluMIPCommand.parseAsRoot(Self.base() + ["--examples", "0", "--delta", "1"])
         as? BatchCommand)
     let standard = defaults.property.search.verificationOptions()
-    #expect(standard.boundMethod == .symbolic)
+    #expect(standard.boundMethod == .automatic)
     #expect(standard.attack && standard.linearRegionSearch)
     #expect(standard.memoryLimit == 4096 << 20)
 

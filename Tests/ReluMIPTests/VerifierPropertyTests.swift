@@ -16,9 +16,11 @@ struct TinyCase: CustomStringConvertible {
       + "layers \(network.layers.map { "\($0.inputSize)→\($0.outputSize)" }))"
   }
 
-  init(seed: UInt64) throws {
+  /// - Parameter hiddenLayers: the number of hidden layers, if not the seed's 1–2.
+  init(seed: UInt64, hiddenLayers: Int? = nil) throws {
     var generator = SplitMix64(seed: seed)
-    let hidden = (0..<Int(1 + generator.next() % 2)).map { _ in Int(2 + generator.next() % 5) }
+    let depth = Int(1 + generator.next() % 2)
+    let hidden = (0..<(hiddenLayers ?? depth)).map { _ in Int(2 + generator.next() % 5) }
     let outputs = Int(2 + generator.next() % 2)
     network = RandomNetworks.make(inputs: 2, hidden: hidden, outputs: outputs, using: &generator)
     let center = RandomNetworks.point(2, using: &generator)
@@ -193,10 +195,59 @@ struct VerifierPropertyTests {
         Set(byMethod.values).count == 1,
         "the bound methods disagree: \(byMethod) — \(tiny)")
       verdicts[byMethod[.lp]!, default: 0] += 1
+
+      // `lp` with the tree stopped at once, so that the goal's bounds are always tightened
+      // under the cut and searched by a second tree (the default probe settles these tiny
+      // cases by itself).
+      var tightening = VerificationOptions()
+      tightening.boundMethod = .lp
+      tightening.lpProbeSeconds = offset % 3 == 0 ? 0.002 : 0
+      tightening.timeLimit = 60
+      tightening.searchStrategy = .milp
+      tightening.attack = false
+      let tightened = try verifier.verify(region: tiny.region, options: tightening)
+      #expect(
+        checkResult(
+          tightened, case: tiny, targets: [others[0]], margins: margins,
+          what: "runner-up, lp bounds tightened after a stopped tree") == byMethod[.lp])
     }
     // Both answers occur in every batch, so neither check above is vacuous.
     #expect(verdicts[.robust, default: 0] >= 3, "verdicts \(verdicts)")
     #expect(verdicts[.counterexample, default: 0] >= 3, "verdicts \(verdicts)")
+  }
+
+  /// `auto` bounds are `lp` on three hidden layers or more with at most 300 unstable ReLUs,
+  /// `symbolic` otherwise; with either the verdicts on three-layer networks are brute force's.
+  @Test func automaticBoundsFollowDepthAndUnstableCount() throws {
+    var resolved: [BoundMethod: Int] = [:]
+    for seed in UInt64(20_000)..<UInt64(20_000 + 20 * PropertyTestScale.factor) {
+      let tiny = try TinyCase(seed: seed, hiddenLayers: seed % 4 == 0 ? 2 : 3)
+      let verifier = try Verifier(network: tiny.network)
+      let symbolic = SymbolicBounds.compute(network: verifier.network, region: tiny.region).bounds
+      let method = verifier.resolvedBoundMethod(.automatic, bounds: symbolic)
+      #expect(method == (verifier.network.layers.count >= 4 ? .lp : .symbolic), "\(tiny)")
+      resolved[method, default: 0] += 1
+      for explicit in [BoundMethod.interval, .symbolic, .lp] {
+        #expect(verifier.resolvedBoundMethod(explicit, bounds: symbolic) == explicit)
+      }
+      // Past 300 unstable ReLUs the LPs would cost more than the search they save.
+      var wide = symbolic
+      wide.layers[0] = LayerBounds(
+        lower: [Double](repeating: -1, count: 301), upper: [Double](repeating: 1, count: 301))
+      #expect(verifier.resolvedBoundMethod(.automatic, bounds: wide) == .symbolic)
+
+      let (label, others) = verifier.labels(at: tiny.region.center)
+      let margins = try tiny.exactMargins(label: label)
+      var options = VerificationOptions()
+      options.timeLimit = 60
+      options.searchStrategy = .milp
+      options.attack = false
+      options.lpProbeSeconds = seed % 2 == 0 ? 0 : nil
+      let result = try verifier.verify(region: tiny.region, options: options)
+      _ = checkResult(
+        result, case: tiny, targets: [others[0]], margins: margins, what: "runner-up, auto bounds")
+    }
+    #expect(resolved[.lp, default: 0] >= 10 && resolved[.symbolic, default: 0] >= 3, "\(resolved)")
   }
 
   @Test(arguments: batches)
