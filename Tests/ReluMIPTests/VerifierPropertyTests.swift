@@ -216,8 +216,8 @@ struct VerifierPropertyTests {
     #expect(verdicts[.counterexample, default: 0] >= 3, "verdicts \(verdicts)")
   }
 
-  /// `auto` bounds are `lp` on three hidden layers or more with at most 300 unstable ReLUs,
-  /// `symbolic` otherwise; with either the verdicts on three-layer networks are brute force's.
+  /// `auto` bounds are `lp` on three dense hidden layers or more with at most 300 unstable
+  /// ReLUs, `symbolic` otherwise; with either the verdicts on three-layer networks are brute force's.
   @Test func automaticBoundsFollowDepthAndUnstableCount() throws {
     var resolved: [BoundMethod: Int] = [:]
     for seed in UInt64(20_000)..<UInt64(20_000 + 20 * PropertyTestScale.factor) {
@@ -230,6 +230,17 @@ struct VerifierPropertyTests {
       for explicit in [BoundMethod.interval, .symbolic, .lp] {
         #expect(verifier.resolvedBoundMethod(explicit, bounds: symbolic) == explicit)
       }
+      // A hidden layer stored sparse (a convolution's) keeps symbolic bounds.
+      var layers = verifier.network.layers
+      layers[0] = try AffineLayer(
+        matrix: WeightMatrix(
+          rows: layers[0].outputSize, columns: layers[0].inputSize,
+          rowStarts: Array(0...layers[0].outputSize),
+          columnIndices: (0..<layers[0].outputSize).map { $0 % layers[0].inputSize },
+          values: [Double](repeating: 1, count: layers[0].outputSize)),
+        bias: layers[0].bias, activation: .relu)
+      let convolutional = try Verifier(network: Network(layers: layers))
+      #expect(convolutional.resolvedBoundMethod(.automatic, bounds: symbolic) == .symbolic)
       // Past 300 unstable ReLUs the LPs would cost more than the search they save.
       var wide = symbolic
       wide.layers[0] = LayerBounds(

@@ -10,9 +10,9 @@ public enum BoundMethod: String, Sendable, CaseIterable, Codable {
   /// Symbolic bounds, then each unstable neuron of layers 2… maximised and minimised over the LP
   /// relaxation of the layers before it.
   case lp
-  /// `lp` for the MILP over the whole region of a network with three hidden layers or more
-  /// whose symbolic bounds leave at most 300 ReLUs unstable; `symbolic` otherwise
-  /// (`Verifier.resolvedBoundMethod`).
+  /// `lp` for the MILP over the whole region of a network with three fully connected hidden
+  /// layers or more whose symbolic bounds leave at most 300 ReLUs unstable; `symbolic`
+  /// otherwise (`Verifier.resolvedBoundMethod`).
   case automatic = "auto"
 }
 
