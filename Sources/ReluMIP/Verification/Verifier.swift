@@ -239,9 +239,6 @@ public struct Verifier: Sendable {
     try search(region: region, goals: goals, options: options, attackPoints: nil)
   }
 
-  /// Whether a goal's search branches on ReLU phases (`NeuronSplittingSearch`) rather than
-  /// running GLPK's branch-and-cut on the whole MILP: when asked, or, automatically, when the
-  /// MILP has more binaries than GLPK's tree handles well.
   /// What `auto` bounds mean for a search over the whole region: `lp` (LP tightening, then
   /// tightening under each goal's cut after a first look by the tree) on networks of three
   /// fully connected hidden layers or more (dense weight matrices) once their symbolic bounds
@@ -258,6 +255,9 @@ public struct Verifier: Sendable {
     return deepAndDense && bounds.unstableCount <= 300 ? .lp : .symbolic
   }
 
+  /// Whether a goal's search branches on ReLU phases (`NeuronSplittingSearch`) rather than
+  /// running GLPK's branch-and-cut on the whole MILP: when asked, or, automatically, when the
+  /// MILP has more binaries than GLPK's tree handles well.
   func searchesReLUPhases(options: VerificationOptions, binaries: Int) -> Bool {
     guard !options.maximize else { return false }
     switch options.searchStrategy {
