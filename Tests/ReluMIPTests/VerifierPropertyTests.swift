@@ -217,7 +217,8 @@ struct VerifierPropertyTests {
   }
 
   /// `auto` bounds are `lp` on three dense hidden layers or more with at most 300 unstable
-  /// ReLUs, `symbolic` otherwise; with either the verdicts on three-layer networks are brute force's.
+  /// ReLUs, `symbolic` otherwise; either way the verdicts on these two- and three-layer networks
+  /// are those of exact enumeration.
   @Test func automaticBoundsFollowDepthAndUnstableCount() throws {
     var resolved: [BoundMethod: Int] = [:]
     for seed in UInt64(20_000)..<UInt64(20_000 + 20 * PropertyTestScale.factor) {
