@@ -47,7 +47,7 @@ final class TargetSearch {
   private var probeDeadline: ContinuousClock.Instant?
   private var probeExpired = false
   private var nodes = 0
-  /// Nodes of the trees searched before the current one (the probe's).
+  /// Nodes of the trees searched before the current one.
   private var earlierTreesNodes = 0
   private var boundsTime = 0.0
   private var cutRounds = 0
@@ -221,12 +221,6 @@ final class TargetSearch {
     defer {
       probeDeadline = nil
       probeExpired = false
-      earlierTreesNodes = nodes
-      // The next tree is a new problem: its root cuts and GLPK's costs start afresh.
-      cutRounds = 0
-      cutDeadline = nil
-      glpkCosts = GLPKCosts()
-      lastIncumbent = -.infinity
     }
     try encoding.setMarginCut(lower: -tolerance, upper: max(-tolerance, rootBound))
     let probe = try searchTree()
@@ -252,6 +246,15 @@ final class TargetSearch {
   private func searchTree() throws -> (outcome: Outcome, rootInfeasible: Bool) {
     let integerOptions = branchAndCutOptions()
     if let remaining = integerOptions.timeLimit, remaining <= 0 { return (timeOut(), false) }
+    // Each tree is a new problem to GLPK (after the probe, the tightened encoding; after a root
+    // GLPK called infeasible under the cut, the encoding without it): its root gets its own cut
+    // rounds, GLPK's costs are measured on it again, its incumbents are new, and its nodes add
+    // to the earlier trees'.
+    earlierTreesNodes = nodes
+    cutRounds = 0
+    cutDeadline = nil
+    glpkCosts = GLPKCosts()
+    lastIncumbent = -.infinity
     let nodesBefore = nodes
     let end = try encoding.branchAndCut(integerOptions) { tree in
       try self.monitor(tree)
