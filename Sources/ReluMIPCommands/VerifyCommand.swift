@@ -224,7 +224,7 @@ struct EngineOptions: ParsableArguments {
   @Option(
     parsing: .unconditional,
     help:
-      "Threads sharing one verification's search (input boxes, ReLU-phase subproblems). Default: the active processors; in batch, the processors left to each of --jobs."
+      "Threads sharing one verification's search (input boxes, ReLU-phase subproblems, the goals of a MILP, or one goal's MILP split into subtrees). Default: the active processors; in batch, the processors left to each of --jobs."
   )
   var threads: Int?
 

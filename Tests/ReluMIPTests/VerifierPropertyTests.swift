@@ -216,6 +216,42 @@ struct VerifierPropertyTests {
     #expect(verdicts[.counterexample, default: 0] >= 3, "verdicts \(verdicts)")
   }
 
+  /// Two threads share one goal's MILP (`Verifier.sharedTreeDepth`: split once on a ReLU phase,
+  /// GLPK's branch-and-cut on each side). Its verdicts are exact enumeration's and one thread's,
+  /// and the subtrees themselves decide robust and counterexample cases alike (no attack, no
+  /// walk, no optimised goal bounds to settle them first).
+  @Test func sharedTreeAgreesWithOneTree() throws {
+    var decidedInSubtrees: [Verdict: Int] = [:]
+    for seed in UInt64(40_000)..<UInt64(40_000 + 450 * PropertyTestScale.factor) {
+      let tiny = try TinyCase(seed: seed, hiddenLayers: 2 + Int(seed / 2 % 2))
+      let verifier = try Verifier(network: tiny.network)
+      let (label, others) = verifier.labels(at: tiny.region.center)
+      let margins = try tiny.exactMargins(label: label)
+      var options = VerificationOptions()
+      options.boundMethod = .symbolic
+      options.searchStrategy = .milp
+      options.attack = false
+      options.linearRegionSearch = false
+      options.boundOptimizationSteps = 0
+      options.timeLimit = 60
+      var verdicts: [Verdict] = []
+      for threads in [1, 2] {
+        options.threads = threads
+        let result = try verifier.verify(region: tiny.region, options: options)
+        verdicts.append(
+          checkResult(
+            result, case: tiny, targets: [others[0]], margins: margins,
+            what: "runner-up, \(threads) thread(s)"))
+        if threads == 2 && result.settledBy == .branchAndCut {
+          decidedInSubtrees[result.verdict, default: 0] += 1
+        }
+      }
+      #expect(verdicts[0] == verdicts[1], "one thread and two disagree — \(tiny)")
+    }
+    #expect(decidedInSubtrees[.robust, default: 0] >= 2, "\(decidedInSubtrees)")
+    #expect(decidedInSubtrees[.counterexample, default: 0] >= 5, "\(decidedInSubtrees)")
+  }
+
   /// `auto` bounds are `lp` on three dense hidden layers or more with at most 300 unstable
   /// ReLUs, `symbolic` otherwise; either way the verdicts on these two- and three-layer networks
   /// are those of exact enumeration.

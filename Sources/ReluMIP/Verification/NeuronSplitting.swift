@@ -31,6 +31,10 @@ final class NeuronSplittingSearch: @unchecked Sendable {
   /// Optimisation steps at the root and at each later subproblem.
   var rootIterations: Int { max(options.boundOptimizationSteps, nodeIterations) }
   var nodeIterations = 12
+  /// Splits after which a subproblem goes whole to GLPK's branch-and-cut, whatever phases its
+  /// bounds leave unknown; nil (the default) to split until every phase is known. Set by
+  /// `Verifier` to share one goal's MILP among threads: each thread takes a subtree of GLPK's.
+  var branchAndCutDepth: Int?
   /// Statistics of the encoding the search replaces, for the result.
   let statistics: [LayerStatistics]
   let binaries: Int
@@ -48,6 +52,8 @@ final class NeuronSplittingSearch: @unchecked Sendable {
   private let lock = NSLock()
   private var subproblemCount = 0
   private var linearProgramCount = 0
+  /// Nodes of GLPK's trees on the subproblems handed to it.
+  private var branchAndCutNodes = 0
   private var largestPrunedBound = -Double.infinity
   private var bestMargin = -Double.infinity
   private var counterexample: Counterexample?
@@ -97,7 +103,8 @@ final class NeuronSplittingSearch: @unchecked Sendable {
       verdict: verdict, settledBy: settledBy, counterexample: counterexample,
       objective: bestMargin > -.infinity ? bestMargin : nil,
       bound: verdict == .robust ? max(largestPrunedBound, -.greatestFiniteMagnitude) : nil,
-      nodes: subproblemCount, reason: reason, cause: verdict == .unknown ? (cause ?? .solver) : nil,
+      nodes: subproblemCount + branchAndCutNodes, reason: reason,
+      cause: verdict == .unknown ? (cause ?? .solver) : nil,
       statistics: statistics, binaries: binaries, boundsTime: 0)
   }
 
@@ -116,6 +123,9 @@ final class NeuronSplittingSearch: @unchecked Sendable {
       if let answer { return answer }
       if let unknownReason {
         return outcome(.unknown, .none, reason: unknownReason, cause: unknownCause)
+      }
+      if branchAndCutDepth != nil && linearProgramCount > 0 {
+        return outcome(.robust, .branchAndCut)
       }
       return outcome(.robust, subproblemCount > 1 ? .reluSplit : .bounds)
     }
@@ -198,11 +208,16 @@ final class NeuronSplittingSearch: @unchecked Sendable {
         branchingCoefficients = evaluation.coefficients
       }
     }
+    if let depth = branchAndCutDepth, subproblem.splits.count >= depth {
+      try solveWithGLPK(
+        bounds: bounds, splits: subproblem.splits, parameters: parameters, frontier: frontier)
+      return []
+    }
     guard let coefficients = branchingCoefficients,
       let split = chooseSplit(bounds: bounds, coefficients: coefficients)
     else {
       // Every phase is known: a linear program decides the subproblem.
-      try solveLinearProgram(
+      try solveWithGLPK(
         bounds: bounds, splits: subproblem.splits, parameters: parameters, frontier: frontier)
       return []
     }
@@ -246,10 +261,12 @@ final class NeuronSplittingSearch: @unchecked Sendable {
     return found
   }
 
-  /// GLPK on a subproblem whose phases are all known; a counterexample ends the search. GLPK's word that the LP is infeasible (the splits' phases exclude each other) is no
-  /// proof; long multiplier optimisation then has to show it (the Lagrangian bound of an empty
-  /// subproblem falls without end).
-  private func solveLinearProgram(
+  /// GLPK on a subproblem: a linear program once its phases are all known, branch-and-cut over
+  /// the phases still unknown past `branchAndCutDepth`; a counterexample ends the search. GLPK's
+  /// word that the LP is infeasible (the splits' phases exclude each other) is no proof; long
+  /// multiplier optimisation then has to show it (the Lagrangian bound of an empty subproblem
+  /// falls without end).
+  private func solveWithGLPK(
     bounds: [LayerBounds], splits: [NeuronSplit], parameters: [OptimizedBound.Parameters],
     frontier: SharedFrontier<Subproblem>
   ) throws {
@@ -265,10 +282,14 @@ final class NeuronSplittingSearch: @unchecked Sendable {
     let search = TargetSearch(
       encoding: encoding, network: network, region: region, goal: goal, options: searchOptions,
       deadline: deadline)
+    // Another thread's counterexample ends this tree too.
+    search.shouldStop = { frontier.isStopped }
     let result = try search.run()
-    if let objective = result.objective {
-      lock.withLock { bestMargin = max(bestMargin, objective) }
+    lock.withLock {
+      branchAndCutNodes += result.nodes
+      if let objective = result.objective { bestMargin = max(bestMargin, objective) }
     }
+    if search.stoppedByCaller { return }
     switch result.verdict {
     case .counterexample:
       finish(frontier, .counterexample, .branchAndCut, counterexample: result.counterexample)
