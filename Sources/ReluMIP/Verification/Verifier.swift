@@ -299,10 +299,8 @@ public struct Verifier: Sendable {
       options,
       "\(goal.name): the shared tree ended unknown (\(outcome.reason ?? "no reason")); "
         + "GLPK's one tree searches again")
-    var single = options
-    single.threads = 1
     let search = TargetSearch(
-      encoding: encoding, network: network, region: region, goal: goal, options: single,
+      encoding: encoding, network: network, region: region, goal: goal, options: options,
       deadline: deadline)
     return try search.run()
   }
