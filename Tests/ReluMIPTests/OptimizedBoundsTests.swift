@@ -118,16 +118,30 @@ struct OptimizedBoundsTests {
       }
       let points = samplePoints(random.region, count: 300, using: &generator)
       let inside = points.filter { satisfies(splits, network.preActivations($0)) }
-      for recompute in [false, true] {
-        guard
-          let refined = SymbolicBounds.refine(
+      // Clamped only; later layers bounded again from the root's bounds; and the search's way,
+      // one split at a time from the bounds the previous splits left (`newSplits: 1`).
+      for mode in ["clamped", "recomputed", "incremental"] {
+        var refinedOrNil: [LayerBounds]?
+        if mode == "incremental" {
+          refinedOrNil = hidden
+          for count in splits.indices {
+            guard let parent = refinedOrNil else { break }
+            refinedOrNil = SymbolicBounds.refine(
+              network: network, region: random.region, bounds: parent,
+              splits: Array(splits[...count]), newSplits: 1, magnitudes: symbolic.magnitudes,
+              recomputeLayers: true)
+          }
+        } else {
+          refinedOrNil = SymbolicBounds.refine(
             network: network, region: random.region, bounds: hidden, splits: splits,
-            magnitudes: symbolic.magnitudes, recomputeLayers: recompute)
-        else {
+            magnitudes: symbolic.magnitudes, recomputeLayers: mode == "recomputed")
+        }
+        guard let refined = refinedOrNil else {
           emptyCases += 1
           #expect(
             inside.isEmpty,
-            "refinement called a subproblem with \(inside.count) samples empty, \(random.what)")
+            "\(mode) refinement called a subproblem with \(inside.count) samples empty, \(random.what)"
+          )
           continue
         }
         let full = NetworkBounds(layers: refined + [symbolic.bounds.layers[hidden.count]])
@@ -154,7 +168,8 @@ struct OptimizedBoundsTests {
           }
         }
         for point in inside {
-          #expect(checkContained(network, full, at: point, what: "refined, \(random.what)") == 0)
+          #expect(
+            checkContained(network, full, at: point, what: "\(mode), \(random.what)") == 0)
           checkedSamples += 1
         }
       }

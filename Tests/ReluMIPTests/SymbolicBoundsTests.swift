@@ -249,4 +249,60 @@ struct SymbolicBoundsTests {
     #expect(abs(interval.layers[1].lower[0] + 1) < 1e-9)
     #expect(abs(interval.layers[1].upper[0] - 5) < 1e-9)
   }
+
+  /// Back-substitution's kernels: four rows at once must give exactly the sums of one row at a
+  /// time (its rounding is what the bounds' margin covers), on dense and sparse matrices whose
+  /// widths leave a tail past the last group of four; the reordered product, used only for the
+  /// optimiser's gradients, stays within rounding of the ordered one.
+  @Test func weightKernelsAgree() {
+    var generator = SplitMix64(seed: 0x5EED_4B)
+    for columns in [1, 3, 4, 7, 13, 64] {
+      let rows = 5
+      var dense = (0..<(rows * columns)).map { _ in generator.uniform(-1, 1) }
+      for index in dense.indices where generator.next() % 3 == 0 { dense[index] = 0 }
+      var rowStarts = [0]
+      var columnIndices: [Int] = []
+      var values: [Double] = []
+      for i in 0..<rows {
+        for j in 0..<columns where dense[i * columns + j] != 0 {
+          columnIndices.append(j)
+          values.append(dense[i * columns + j])
+        }
+        rowStarts.append(columnIndices.count)
+      }
+      let matrices = [
+        WeightMatrix(rows: rows, columns: columns, denseValues: dense),
+        WeightMatrix(
+          rows: rows, columns: columns, rowStarts: rowStarts, columnIndices: columnIndices,
+          values: values),
+      ]
+      for matrix in matrices {
+        let start = (0..<(4 * columns)).map { _ in generator.uniform(-3, 3) }
+        var oneAtATime = start
+        var fourAtOnce = start
+        for i in 0..<rows {
+          let g = SIMD4((0..<4).map { _ in generator.uniform(-2, 2) })
+          oneAtATime.withUnsafeMutableBufferPointer { target in
+            for r in 0..<4 {
+              matrix.addRow(
+                i, times: g[r],
+                into: UnsafeMutableBufferPointer(rebasing: target[(r * columns)...]))
+            }
+          }
+          fourAtOnce.withUnsafeMutableBufferPointer { target in
+            matrix.addRow(i, times: g, into: target.baseAddress!, stride: columns)
+          }
+        }
+        #expect(oneAtATime == fourAtOnce, "\(columns) columns, sparse: \(matrix.isSparse)")
+
+        let x = (0..<columns).map { _ in generator.uniform(-1, 1) }
+        let shift = (0..<rows).map { _ in generator.uniform(-1, 1) }
+        let ordered = matrix.multiply(x, adding: shift)
+        let reordered = matrix.multiplyReordered(x, adding: shift)
+        for i in 0..<rows {
+          #expect(abs(ordered[i] - reordered[i]) <= 1e-12 * Double(columns + 1))
+        }
+      }
+    }
+  }
 }

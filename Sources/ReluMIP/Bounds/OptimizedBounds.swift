@@ -179,7 +179,7 @@ struct OptimizedBound {
     var multiplierGradient = [Double](repeating: 0, count: splits.count)
     var activation = point
     for p in 0..<(m + 1) {
-      let z = layers[p].matrix.multiply(activation, adding: layers[p].bias)
+      let z = layers[p].matrix.multiplyReordered(activation, adding: layers[p].bias)
       let (lower, upper) = (bounds[p].lower, bounds[p].upper)
       var next = z
       for j in z.indices {

@@ -94,8 +94,12 @@ enum SymbolicBounds {
     for start in stride(from: 0, to: rows.count, by: chunkSize) {
       let chunk = rows[start..<min(rows.count, start + chunkSize)]
       var coefficients = [Double](repeating: 0, count: chunk.count * layer.inputSize)
-      for (r, i) in chunk.enumerated() {
-        layer.matrix.forEachEntry(inRow: i) { j, w in coefficients[r * layer.inputSize + j] = w }
+      coefficients.withUnsafeMutableBufferPointer { rows in
+        for (r, i) in chunk.enumerated() {
+          // 1·w is w exactly: a copy of the row.
+          layer.matrix.addRow(
+            i, times: 1, into: UnsafeMutableBufferPointer(rebasing: rows[(r * layer.inputSize)...]))
+        }
       }
       let constants = chunk.map { layer.bias[$0] }
       let upper = bound(
@@ -117,9 +121,13 @@ enum SymbolicBounds {
   /// split one is bounded again by back-substitution with the clamped relaxations, keeping the
   /// tighter of old and new. Nil when the bounds prove the subproblem empty (a split phase that
   /// no input of the region reaches).
+  ///
+  /// `newSplits`: how many of the last splits `parent` does not reflect yet (nil: none of them,
+  /// the root's bounds). Only the layers after the earliest of those are bounded again: the
+  /// others' bounds came from the same splits already.
   static func refine(
     network: Network, region: InputRegion, bounds parent: [LayerBounds], splits: [NeuronSplit],
-    magnitudes: [[Double]], recomputeLayers: Bool
+    newSplits: Int? = nil, magnitudes: [[Double]], recomputeLayers: Bool
   ) -> [LayerBounds]? {
     var bounds = parent
     func clamp(_ layer: Int) -> Bool {
@@ -134,7 +142,8 @@ enum SymbolicBounds {
       return true
     }
     for p in bounds.indices where !clamp(p) { return nil }
-    guard recomputeLayers, let first = splits.map(\.layer).min() else { return bounds }
+    guard recomputeLayers, let first = splits.suffix(newSplits ?? splits.count).map(\.layer).min()
+    else { return bounds }
     var relaxations = (0...first).map { Relaxation(bounds[$0]) }
     for k in (first + 1)..<bounds.count {
       let layer = network.layers[k]
@@ -217,16 +226,28 @@ enum SymbolicBounds {
     for p in stride(from: m, through: 0, by: -1) {
       let relaxation = relaxations[p]
       // a_p relaxed in terms of z_p: the upper chord where the coefficient pushes the bound up.
-      for r in 0..<rowCount {
-        let base = r * width
-        for j in 0..<width {
-          let g = lambda[base + j]
-          if g == 0 { continue }
-          if (g > 0) == maximize {
-            lambda[base + j] = g * relaxation.upperSlope[j]
-            constant[r] += g * relaxation.upperIntercept[j]
-          } else {
-            lambda[base + j] = g * relaxation.lowerSlope[j]
+      // (Through buffer pointers: an array's uniqueness check per element cost more than the
+      // arithmetic.)
+      constant.withUnsafeMutableBufferPointer { constant in
+        lambda.withUnsafeMutableBufferPointer { lambda in
+          relaxation.upperSlope.withUnsafeBufferPointer { upperSlope in
+            relaxation.upperIntercept.withUnsafeBufferPointer { upperIntercept in
+              relaxation.lowerSlope.withUnsafeBufferPointer { lowerSlope in
+                for r in 0..<rowCount {
+                  let base = r * width
+                  for j in 0..<width {
+                    let g = lambda[base + j]
+                    if g == 0 { continue }
+                    if (g > 0) == maximize {
+                      lambda[base + j] = g * upperSlope[j]
+                      constant[r] += g * upperIntercept[j]
+                    } else {
+                      lambda[base + j] = g * lowerSlope[j]
+                    }
+                  }
+                }
+              }
+            }
           }
         }
       }
@@ -235,7 +256,20 @@ enum SymbolicBounds {
       let inputWidth = layer.inputSize
       var nextLambda = [Double](repeating: 0, count: rowCount * inputWidth)
       nextLambda.withUnsafeMutableBufferPointer { next in
-        for r in 0..<rowCount {
+        // Four rows at a time while four are left; the same sums as one row at a time.
+        let blocked = rowCount - rowCount % 4
+        for r in stride(from: 0, to: blocked, by: 4) {
+          let target = next.baseAddress! + r * inputWidth
+          for j in 0..<width {
+            let g = SIMD4(
+              lambda[r * width + j], lambda[(r + 1) * width + j], lambda[(r + 2) * width + j],
+              lambda[(r + 3) * width + j])
+            if g == .zero { continue }
+            for q in 0..<4 where g[q] != 0 { constant[r + q] += g[q] * layer.bias[j] }
+            layer.matrix.addRow(j, times: g, into: target, stride: inputWidth)
+          }
+        }
+        for r in blocked..<rowCount {
           let base = r * width
           let target = UnsafeMutableBufferPointer(rebasing: next[(r * inputWidth)...])
           for j in 0..<width {

@@ -210,6 +210,38 @@ public struct WeightMatrix: Sendable, Equatable {
     return result
   }
 
+  /// `self · x + shift` with each dense row's sum taken in four interleaved partial sums, which
+  /// vector registers hold: faster than `multiply`, and rounded differently. Only for values that
+  /// steer a search (the optimiser's gradients), never for a bound or a verdict.
+  func multiplyReordered(_ x: [Double], adding shift: [Double]) -> [Double] {
+    guard case .dense(let values) = storage else { return multiply(x, adding: shift) }
+    precondition(x.count == columns && shift.count == rows, "matrix product of the wrong size")
+    var result = shift
+    x.withUnsafeBufferPointer { x in
+      values.withUnsafeBufferPointer { w in
+        let input = UnsafeRawPointer(x.baseAddress!)
+        for i in 0..<rows {
+          let row = w.baseAddress! + i * columns
+          var partial = SIMD4<Double>.zero
+          var j = 0
+          while j + 4 <= columns {
+            partial +=
+              UnsafeRawPointer(row + j).loadUnaligned(as: SIMD4<Double>.self)
+              * input.loadUnaligned(fromByteOffset: 8 * j, as: SIMD4<Double>.self)
+            j += 4
+          }
+          var sum = partial.sum()
+          while j < columns {
+            sum += row[j] * x[j]
+            j += 1
+          }
+          result[i] += sum
+        }
+      }
+    }
+    return result
+  }
+
   /// `target += g · (row i)`, the transposed product one row at a time (gradients,
   /// back-substitution).
   ///
@@ -221,8 +253,18 @@ public struct WeightMatrix: Sendable, Equatable {
     switch storage {
     case .dense(let values):
       values.withUnsafeBufferPointer { w in
-        let base = i * columns
-        for j in 0..<columns { target[j] += g * w[base + j] }
+        let (row, sum) = (w.baseAddress! + i * columns, target.baseAddress!)
+        let factor = SIMD4(repeating: g)
+        var j = 0
+        while j + 4 <= columns {
+          Self.add(
+            factor * UnsafeRawPointer(row + j).loadUnaligned(as: SIMD4<Double>.self), at: sum + j)
+          j += 4
+        }
+        while j < columns {
+          sum[j] += g * row[j]
+          j += 1
+        }
       }
     case .sparse(let rowStarts, let columnIndices, let values):
       columnIndices.withUnsafeBufferPointer { c in
@@ -231,6 +273,66 @@ public struct WeightMatrix: Sendable, Equatable {
         }
       }
     }
+  }
+
+  /// `target[r·stride + k] += g[r] · (row i)[k]` for the four rows `r` of `target` at once: the
+  /// same sums as four `addRow` calls, in the same order, so the same rounding. Back-substitution
+  /// of many rows reads each weight row once per four of them instead of once each: a dense first
+  /// layer of MNIST (1.6 MB in doubles) no longer streams from the shared cache for every row.
+  @inline(__always)
+  func addRow(
+    _ i: Int, times g: SIMD4<Double>, into target: UnsafeMutablePointer<Double>, stride: Int
+  ) {
+    let (t0, t1, t2, t3) = (target, target + stride, target + 2 * stride, target + 3 * stride)
+    switch storage {
+    case .dense(let values):
+      values.withUnsafeBufferPointer { w in
+        let row = w.baseAddress! + i * columns
+        // Four columns per step in vector registers: the compiler cannot prove that the four
+        // target rows do not overlap, and would otherwise go one scalar at a time.
+        let (g0, g1, g2, g3) = (
+          SIMD4(repeating: g[0]), SIMD4(repeating: g[1]), SIMD4(repeating: g[2]),
+          SIMD4(repeating: g[3])
+        )
+        var k = 0
+        while k + 4 <= columns {
+          let weight = UnsafeRawPointer(row + k).loadUnaligned(as: SIMD4<Double>.self)
+          Self.add(g0 * weight, at: t0 + k)
+          Self.add(g1 * weight, at: t1 + k)
+          Self.add(g2 * weight, at: t2 + k)
+          Self.add(g3 * weight, at: t3 + k)
+          k += 4
+        }
+        while k < columns {
+          let weight = row[k]
+          t0[k] += g[0] * weight
+          t1[k] += g[1] * weight
+          t2[k] += g[2] * weight
+          t3[k] += g[3] * weight
+          k += 1
+        }
+      }
+    case .sparse(let rowStarts, let columnIndices, let values):
+      columnIndices.withUnsafeBufferPointer { c in
+        values.withUnsafeBufferPointer { w in
+          for k in rowStarts[i]..<rowStarts[i + 1] {
+            let (column, weight) = (c[k], w[k])
+            t0[column] += g[0] * weight
+            t1[column] += g[1] * weight
+            t2[column] += g[2] * weight
+            t3[column] += g[3] * weight
+          }
+        }
+      }
+    }
+  }
+
+  /// `*target += increment`, four doubles at an address of any alignment.
+  @inline(__always)
+  private static func add(_ increment: SIMD4<Double>, at target: UnsafeMutablePointer<Double>) {
+    let raw = UnsafeMutableRawPointer(target)
+    raw.storeBytes(
+      of: raw.loadUnaligned(as: SIMD4<Double>.self) + increment, as: SIMD4<Double>.self)
   }
 
   /// The matrix with every entry and `shift` checked finite; the first bad entry otherwise.

@@ -60,6 +60,10 @@ public struct InputRegion: Sendable, Equatable {
   public let boxLower: [Double]
   /// The box's upper end, per coordinate (may be +∞).
   public let boxUpper: [Double]
+  /// Each coordinate's lowest and highest value in the region, worked out once: bounding reads
+  /// them for every coordinate of every back-substituted row.
+  private let lowestValues: [Double]
+  private let highestValues: [Double]
 
   /// The ball of `norm` and `radius` around `center`, intersected with the same interval `box`
   /// for every coordinate (`(0, 1)` by default, the pixel range; nil for no box). Throws unless
@@ -101,6 +105,8 @@ public struct InputRegion: Sendable, Equatable {
     self.radius = radius
     self.boxLower = boxLower
     self.boxUpper = boxUpper
+    lowestValues = center.indices.map { max(boxLower[$0], center[$0] - radius) }
+    highestValues = center.indices.map { min(boxUpper[$0], center[$0] + radius) }
   }
 
   /// The box `[lower, upper]` alone, as an L∞ ball around its midpoint that the box confines.
@@ -126,9 +132,9 @@ public struct InputRegion: Sendable, Equatable {
   public var dimension: Int { center.count }
 
   /// The lowest value coordinate `index` can take in the region.
-  public func lowest(_ index: Int) -> Double { max(boxLower[index], center[index] - radius) }
+  public func lowest(_ index: Int) -> Double { lowestValues[index] }
   /// The highest value coordinate `index` can take in the region.
-  public func highest(_ index: Int) -> Double { min(boxUpper[index], center[index] + radius) }
+  public func highest(_ index: Int) -> Double { highestValues[index] }
 
   /// How far below the center coordinate `index` can move (≥ 0).
   package func downRoom(_ index: Int) -> Double { center[index] - lowest(index) }

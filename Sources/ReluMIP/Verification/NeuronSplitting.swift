@@ -43,6 +43,11 @@ final class NeuronSplittingSearch: @unchecked Sendable {
     var splits: [NeuronSplit]
     var parameters: [OptimizedBound.Parameters]
     var parentBound: Double
+    /// The parent's hidden-layer bounds, refined under every split but the last (nil at the
+    /// root, and when later layers are not bounded again): the child then bounds again only the
+    /// layers after its own split, starting from bounds at least as tight as the root's. The two
+    /// children share one copy.
+    var parentLayers: [LayerBounds]?
 
     static func < (a: Subproblem, b: Subproblem) -> Bool { a.parentBound < b.parentBound }
     static func == (a: Subproblem, b: Subproblem) -> Bool { a.parentBound == b.parentBound }
@@ -113,7 +118,7 @@ final class NeuronSplittingSearch: @unchecked Sendable {
       Subproblem(
         splits: [],
         parameters: objectives.map { $0.initialParameters(rootBounds: rootBounds) },
-        parentBound: .infinity)
+        parentBound: .infinity, parentLayers: nil)
     ])
     try frontier.search(
       threads: options.threads, name: "relumip-phases",
@@ -158,7 +163,9 @@ final class NeuronSplittingSearch: @unchecked Sendable {
   {
     let hidden = network.layers.count - 1
     let rootLayers = Array(rootBounds.layers[0..<hidden])
-    let parameterBytes = objectives.reduce(0) { $0 + 8 * $1.slopeCount } + 64
+    // Siblings share their parent's layer bounds: half a copy each.
+    let layerBytes = recomputesLayers ? rootLayers.reduce(0) { $0 + 8 * $1.count } : 0
+    let parameterBytes = objectives.reduce(0) { $0 + 8 * $1.slopeCount } + 64 + layerBytes
     let searched = lock.withLock {
       subproblemCount += 1
       return subproblemCount
@@ -181,7 +188,8 @@ final class NeuronSplittingSearch: @unchecked Sendable {
     }
     guard
       let bounds = SymbolicBounds.refine(
-        network: network, region: region, bounds: rootLayers, splits: subproblem.splits,
+        network: network, region: region, bounds: subproblem.parentLayers ?? rootLayers,
+        splits: subproblem.splits, newSplits: subproblem.parentLayers == nil ? nil : 1,
         magnitudes: magnitudes, recomputeLayers: recomputesLayers)
     else { return [] }  // No input of the region has these phases.
 
@@ -225,7 +233,8 @@ final class NeuronSplittingSearch: @unchecked Sendable {
       Subproblem(
         splits: subproblem.splits + [
           NeuronSplit(layer: split.layer, neuron: split.neuron, active: active)
-        ], parameters: parameters, parentBound: nodeBound)
+        ], parameters: parameters, parentBound: nodeBound,
+        parentLayers: recomputesLayers ? bounds : nil)
     }
   }
 
