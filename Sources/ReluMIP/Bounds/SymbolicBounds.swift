@@ -122,9 +122,9 @@ enum SymbolicBounds {
   /// tighter of old and new. Nil when the bounds prove the subproblem empty (a split phase that
   /// no input of the region reaches).
   ///
-  /// `newSplits`: how many of the last splits `parent` does not reflect yet (nil: none of them,
-  /// the root's bounds). Only the layers after the earliest of those are bounded again: the
-  /// others' bounds came from the same splits already.
+  /// `newSplits`: how many of the last splits `parent` does not reflect yet (nil: all of them,
+  /// `parent` being the root's bounds). Only the layers after the earliest of those are bounded
+  /// again: the earlier layers' bounds came from the same splits already.
   static func refine(
     network: Network, region: InputRegion, bounds parent: [LayerBounds], splits: [NeuronSplit],
     newSplits: Int? = nil, magnitudes: [[Double]], recomputeLayers: Bool
@@ -257,7 +257,7 @@ enum SymbolicBounds {
       var nextLambda = [Double](repeating: 0, count: rowCount * inputWidth)
       nextLambda.withUnsafeMutableBufferPointer { next in
         // Four rows at a time while four are left; the same sums as one row at a time.
-        let blocked = rowCount - rowCount % 4
+        let blocked = inputWidth > 0 ? rowCount - rowCount % 4 : 0
         for r in stride(from: 0, to: blocked, by: 4) {
           let target = next.baseAddress! + r * inputWidth
           for j in 0..<width {

@@ -214,7 +214,7 @@ public struct WeightMatrix: Sendable, Equatable {
   /// vector registers hold: faster than `multiply`, and rounded differently. Only for values that
   /// steer a search (the optimiser's gradients), never for a bound or a verdict.
   func multiplyReordered(_ x: [Double], adding shift: [Double]) -> [Double] {
-    guard case .dense(let values) = storage else { return multiply(x, adding: shift) }
+    guard case .dense(let values) = storage, columns > 0 else { return multiply(x, adding: shift) }
     precondition(x.count == columns && shift.count == rows, "matrix product of the wrong size")
     var result = shift
     x.withUnsafeBufferPointer { x in
@@ -253,6 +253,7 @@ public struct WeightMatrix: Sendable, Equatable {
     switch storage {
     case .dense(let values):
       values.withUnsafeBufferPointer { w in
+        guard columns > 0 else { return }
         let (row, sum) = (w.baseAddress! + i * columns, target.baseAddress!)
         let factor = SIMD4(repeating: g)
         var j = 0
