@@ -28,6 +28,9 @@ final class NeuronSplittingSearch: @unchecked Sendable {
   /// back-substitution per unstable neuron; off for wide layers, where only the split neurons'
   /// own bounds change).
   private let recomputesLayers: Bool
+  /// What an open subproblem holds, for the memory limit: its parameters and half its parent's
+  /// layer bounds (siblings share them).
+  private let subproblemBytes: Int
   /// Optimisation steps at the root and at each later subproblem.
   var rootIterations: Int { max(options.boundOptimizationSteps, nodeIterations) }
   var nodeIterations = 12
@@ -96,6 +99,9 @@ final class NeuronSplittingSearch: @unchecked Sendable {
     }
     let hiddenNeurons = network.layers.dropLast().reduce(0) { $0 + $1.outputSize }
     recomputesLayers = hiddenNeurons <= 4096
+    subproblemBytes =
+      objectives.reduce(0) { $0 + 8 * $1.slopeCount } + 64
+      + (recomputesLayers ? 8 * hiddenNeurons : 0)
   }
 
   private var tolerance: Double { options.robustTolerance }
@@ -163,9 +169,6 @@ final class NeuronSplittingSearch: @unchecked Sendable {
   {
     let hidden = network.layers.count - 1
     let rootLayers = Array(rootBounds.layers[0..<hidden])
-    // Siblings share their parent's layer bounds: half a copy each.
-    let layerBytes = recomputesLayers ? rootLayers.reduce(0) { $0 + 8 * $1.count } : 0
-    let parameterBytes = objectives.reduce(0) { $0 + 8 * $1.slopeCount } + 64 + layerBytes
     let searched = lock.withLock {
       subproblemCount += 1
       return subproblemCount
@@ -179,7 +182,7 @@ final class NeuronSplittingSearch: @unchecked Sendable {
       return []
     }
     let open = frontier.openCount
-    if let limit = options.memoryLimit, open * parameterBytes > limit {
+    if let limit = options.memoryLimit, open * subproblemBytes > limit {
       finish(
         frontier, .unknown, .none,
         reason: "memory limit reached (\(open) open subproblems after \(searched))",

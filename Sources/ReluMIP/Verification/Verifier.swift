@@ -253,8 +253,7 @@ public struct Verifier: Sendable {
   /// the LPs stabilised one ReLU of 366 in the two cases they applied to, costing 2-4 s.
   func resolvedBoundMethod(_ method: BoundMethod, bounds: NetworkBounds) -> BoundMethod {
     guard method == .automatic else { return method }
-    let hidden = network.layers.dropLast()
-    let deepAndDense = hidden.count >= 3 && hidden.allSatisfy { !$0.matrix.isSparse }
+    let deepAndDense = network.layers.count - 1 >= 3 && hiddenLayersAreDense
     return deepAndDense && bounds.unstableCount <= 300 ? .lp : .symbolic
   }
 
@@ -284,12 +283,10 @@ public struct Verifier: Sendable {
     goal: OutputGoal, region: InputRegion, encoding: MILPEncoding, magnitudes: [[Double]],
     depth: Int, options: VerificationOptions, deadline: ContinuousClock.Instant?
   ) throws -> TargetSearch.Outcome {
-    // GLPK's memory limit holds per thread; the threads' trees share the verification's.
-    var sharing = options
-    sharing.memoryLimit = options.memoryLimit.map { $0 / options.threads }
     let shared = NeuronSplittingSearch(
       network: network, region: region, goal: goal, rootBounds: encoding.bounds,
-      magnitudes: magnitudes, options: sharing, deadline: deadline,
+      magnitudes: magnitudes, options: options.sharingMemoryLimit(among: options.threads),
+      deadline: deadline,
       statistics: encoding.statistics, binaries: encoding.binaryCount)
     shared.branchAndCutDepth = depth
     let outcome = try shared.run()
@@ -327,10 +324,11 @@ public struct Verifier: Sendable {
 
   /// Fully connected (dense weight matrices) with at least 512 neurons in the hidden layers.
   var isWideAndFullyConnected: Bool {
-    let hidden = network.layers.dropLast()
-    return hidden.allSatisfy { !$0.matrix.isSparse }
-      && hidden.reduce(0) { $0 + $1.outputSize } >= 512
+    hiddenLayersAreDense && network.layers.dropLast().reduce(0) { $0 + $1.outputSize } >= 512
   }
+
+  /// Every hidden layer's weights stored dense: fully connected, not a convolution.
+  var hiddenLayersAreDense: Bool { network.layers.dropLast().allSatisfy { !$0.matrix.isSparse } }
 
   /// `search`, where `attackPoints` (one per goal, or nil) are the attack's best points from a
   /// caller that ran the attack itself (with `options.attack` off).
@@ -621,10 +619,7 @@ extension Verifier {
       indices.map { GoalNode(index: $0, parentBound: goalBounds[$0]) })
     let outcomes = GoalOutcomes()
     let threads = min(options.threads, indices.count)
-    // GLPK counts memory per thread; the limit holds for the verification as a whole.
-    var perThread = options
-    perThread.memoryLimit = options.memoryLimit.map { $0 / threads }
-    let goalOptions = perThread
+    let goalOptions = options.sharingMemoryLimit(among: threads)
     try frontier.search(
       threads: threads, name: "relumip-goals",
       expand: { node in
@@ -657,6 +652,14 @@ private final class GoalOutcomes: @unchecked Sendable {
 }
 
 extension VerificationOptions {
+  /// These options for one of `threads` threads running GLPK side by side: GLPK counts memory
+  /// per thread, and the limit holds for the verification as a whole.
+  func sharingMemoryLimit(among threads: Int) -> VerificationOptions {
+    var perThread = self
+    perThread.memoryLimit = memoryLimit.map { $0 / threads }
+    return perThread
+  }
+
   /// Refuses settings under which a verdict would not mean what it says.
   public func validate() throws {
     guard robustTolerance.isFinite, robustTolerance > 0 else {
