@@ -84,7 +84,7 @@ struct GoalSearchCase: CustomStringConvertible {
 struct GoalSearchPropertyTests {
   /// 240 seeded cases, each searched by input splitting (on one thread and on two, and with
   /// other MILP thresholds), by the MILP alone (on one thread and on two) and by the ReLU-phase
-  /// search (on two threads).
+  /// search (on two threads, and on one with a one-subproblem first pass over the goals).
   static let batches = Array(0..<8)
   static let batchSize: UInt64 = 30 * PropertyTestScale.factor
 
@@ -104,12 +104,15 @@ struct GoalSearchPropertyTests {
       // kept for conjunctions alone (threshold 0 for single conditions, 4 for conjunctions from
       // the first box: these networks have at most 12 ReLUs, so the defaults send most boxes to
       // the MILP whatever their goals); the MILP on one thread and on two (two goals at once);
-      // the ReLU-phase search on two threads sharing its subproblems.
-      let searches: [(SearchStrategy, threads: Int, milpThresholds: (Int, Int)?)] = [
-        (.split, 1, nil), (.split, 2, nil), (.split, 1, (0, 4)), (.milp, 1, nil), (.milp, 2, nil),
-        (.reluSplit, 2, nil),
+      // the ReLU-phase search on two threads sharing its subproblems, and on one thread with a
+      // first pass over the goals so short (one subproblem) that most goals it leaves open are
+      // searched again in the second.
+      let searches: [(SearchStrategy, threads: Int, milpThresholds: (Int, Int)?, probe: Int?)] = [
+        (.split, 1, nil, nil), (.split, 2, nil, nil), (.split, 1, (0, 4), nil),
+        (.milp, 1, nil, nil),
+        (.milp, 2, nil, nil), (.reluSplit, 2, nil, nil), (.reluSplit, 1, nil, 1),
       ]
-      for (strategy, threads, milpThresholds) in searches {
+      for (strategy, threads, milpThresholds, probe) in searches {
         var options = VerificationOptions()
         options.searchStrategy = strategy
         options.threads = threads
@@ -120,6 +123,10 @@ struct GoalSearchPropertyTests {
           options.splitConjunctionMILPThreshold = conjunction
           options.splitMILPWarmUpBoxes = 0
           name += " (MILP at \(single)/\(conjunction) unstable)"
+        }
+        if let probe {
+          options.phaseProbeSubproblems = probe
+          name += " (first pass \(probe) subproblem)"
         }
         // Most cases without the attack, so that the search itself must find the point (and
         // robust cases stay quick: the attack's restarts cost more than the search here).

@@ -236,4 +236,48 @@ struct OptimizedBoundsTests {
     #expect(deepSearches > 10, "only \(deepSearches) searches went past eight subproblems")
     #expect(searchesWithLeaves > 10, "only \(searchesWithLeaves) searches reached a leaf's LP")
   }
+
+  /// A search capped at k subproblems either settles within them, as the uncapped search does,
+  /// or stops without a verdict and says so; it never answers otherwise. (On one thread, so the
+  /// two searches take the same subproblems in the same order.)
+  @Test func subproblemLimitStopsWithoutAVerdict() throws {
+    var capped = 0
+    var settledWithin = 0
+    for index in 0..<60 {
+      var generator = SplitMix64(seed: UInt64(index) &* 0x51F1 &+ 7)
+      let network = RandomNetworks.make(
+        inputs: 3, hidden: [6, 6], outputs: 3, using: &generator)
+      let center = RandomNetworks.point(3, using: &generator)
+      let region = try InputRegion(center: center, norm: .linf, radius: generator.uniform(0.1, 1))
+      let label = network.predictedLabel(center)
+      let symbolic = SymbolicBounds.compute(network: network, region: region)
+      for target in 0..<3 where target != label {
+        let goal = OutputGoal.labelChange(label: label, target: target)
+        func search(limit: Int?) throws -> (NeuronSplittingSearch, TargetSearch.Outcome) {
+          let search = NeuronSplittingSearch(
+            network: network, region: region, goal: goal, rootBounds: symbolic.bounds,
+            magnitudes: symbolic.magnitudes, options: VerificationOptions(), deadline: nil,
+            statistics: [], binaries: 0)
+          search.subproblemLimit = limit
+          return (search, try search.run())
+        }
+        let (full, whole) = try search(limit: nil)
+        let limit = 3
+        let (limited, outcome) = try search(limit: limit)
+        let what = "case \(index) target \(target): \(full.subproblems) subproblems uncapped"
+        if full.subproblems <= limit {
+          settledWithin += 1
+          #expect(outcome.verdict == whole.verdict, "\(what)")
+          #expect(!limited.probeEnded, "\(what)")
+        } else {
+          // One thread takes the subproblems in the same order either way, so the capped search
+          // reaches the one past its cap before any verdict.
+          capped += 1
+          #expect(outcome.verdict == .unknown, "\(what): \(outcome.verdict)")
+          #expect(limited.probeEnded, "\(what)")
+        }
+      }
+    }
+    #expect(capped > 5 && settledWithin > 5, "capped \(capped), settled within \(settledWithin)")
+  }
 }

@@ -38,6 +38,11 @@ final class NeuronSplittingSearch: @unchecked Sendable {
   /// bounds leave unknown; nil (the default) to split until every phase is known. Set by
   /// `Verifier` to share one goal's MILP among threads: each thread takes a subtree of GLPK's.
   var branchAndCutDepth: Int?
+  /// Subproblems after which the search stops with `unknown` (`probeEnded` set), before a
+  /// verdict; nil (the default) for no such limit. For a first short pass over every goal.
+  var subproblemLimit: Int?
+  /// Whether the search stopped at `subproblemLimit`.
+  var probeEnded: Bool { lock.withLock { stoppedAtLimit } }
   /// Statistics of the encoding the search replaces, for the result.
   let statistics: [LayerStatistics]
   let binaries: Int
@@ -67,6 +72,7 @@ final class NeuronSplittingSearch: @unchecked Sendable {
   private var counterexample: Counterexample?
   private var unknownReason: String?
   private var unknownCause: UnknownCause?
+  private var stoppedAtLimit = false
   /// The answer that ended the search early (a counterexample, a limit), the first one found.
   private var answer: TargetSearch.Outcome?
   private let progress: ProgressThrottle
@@ -179,6 +185,12 @@ final class NeuronSplittingSearch: @unchecked Sendable {
         reason:
           "time limit reached (\(searched) subproblems searched, \(frontier.openCount) open)",
         cause: .timeLimit)
+      return []
+    }
+    if let subproblemLimit, searched > subproblemLimit {
+      lock.withLock { stoppedAtLimit = true }
+      finish(
+        frontier, .unknown, .none, reason: "probe ended after \(subproblemLimit) subproblems")
       return []
     }
     let open = frontier.openCount
