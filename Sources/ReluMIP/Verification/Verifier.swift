@@ -511,6 +511,15 @@ public struct Verifier: Sendable {
         openGoals, goals: goals, goalBounds: goalBounds, region: region, bounds: encoding.bounds,
         encodingOptions: encodingOptions, options: searchOptions, deadline: deadline)
     }
+    /// One goal's ReLU-phase search over this encoding, stopping at `end`.
+    func phaseSearch(
+      _ goal: OutputGoal, magnitudes: [[Double]], until end: ContinuousClock.Instant?
+    ) -> NeuronSplittingSearch {
+      NeuronSplittingSearch(
+        network: network, region: region, goal: goal, rootBounds: encoding.bounds,
+        magnitudes: magnitudes, options: searchOptions, deadline: end,
+        statistics: encoding.statistics, binaries: encoding.binaryCount)
+    }
     // The ReLU-phase search on one goal can run out the clock while another goal's search
     // would find a counterexample in its first subproblems (at its optimised bound's maximiser).
     // So every open goal first gets a short search (a few subproblems, and at most a quarter of
@@ -520,17 +529,20 @@ public struct Verifier: Sendable {
     if let magnitudes, searchesPhases, !options.maximize, openGoals.count > 1,
       options.phaseProbeSubproblems > 0
     {
-      let share = deadline.map { max(0, seconds($0 - clock.now)) / Double(4 * openGoals.count) }
+      let limit = deadline.map {
+        (end: $0, share: max(0, seconds($0 - clock.now)) / Double(4 * openGoals.count))
+      }
       for index in openGoals.sorted() {
-        let probeDeadline = deadline.map { end in min(clock.now + .seconds(share ?? 0), end) }
-        let search = NeuronSplittingSearch(
-          network: network, region: region, goal: goals[index], rootBounds: encoding.bounds,
-          magnitudes: magnitudes, options: searchOptions, deadline: probeDeadline,
-          statistics: encoding.statistics, binaries: encoding.binaryCount)
+        let search = phaseSearch(
+          goals[index], magnitudes: magnitudes,
+          until: limit.map { min(clock.now + .seconds($0.share), $0.end) })
         search.subproblemLimit = options.phaseProbeSubproblems
         let outcome = try search.run()
-        result.nodes += outcome.nodes
-        guard outcome.verdict != .unknown else { continue }
+        guard outcome.verdict != .unknown else {
+          // Searched again below; the subproblems spent here count all the same.
+          result.nodes += outcome.nodes
+          continue
+        }
         probed[index] = outcome
         logStage(
           options,
@@ -553,17 +565,11 @@ public struct Verifier: Sendable {
         outcome = finished
       } else if let settled = probed[index] {
         outcome = settled
-        // Its subproblems were counted with the first pass.
-        result.nodes -= settled.nodes
       } else if counterexampleProbed {
         // Another goal's counterexample from the first pass settles the property.
         continue
       } else if let magnitudes, searchesPhases {
-        let search = NeuronSplittingSearch(
-          network: network, region: region, goal: goal, rootBounds: encoding.bounds,
-          magnitudes: magnitudes, options: searchOptions, deadline: deadline,
-          statistics: encoding.statistics, binaries: encoding.binaryCount)
-        outcome = try search.run()
+        outcome = try phaseSearch(goal, magnitudes: magnitudes, until: deadline).run()
       } else if let magnitudes,
         let depth = Self.sharedTreeDepth(
           options: searchOptions, openGoals: openGoals.count, binaries: encoding.binaryCount)
