@@ -237,6 +237,66 @@ struct OptimizedBoundsTests {
     #expect(searchesWithLeaves > 10, "only \(searchesWithLeaves) searches reached a leaf's LP")
   }
 
+  /// What a subproblem learns under its splits stays in its subtree: the layer bounds that the
+  /// search bounds each subproblem with (refined from its parent's, which its sibling shares)
+  /// hold at every sample that has the subproblem's phases. Bounds refined under a sibling's
+  /// phase, or another subtree's, would exclude some of those samples. Half the searches run on
+  /// two threads, which bound subproblems of different subtrees side by side.
+  @Test(arguments: [PerturbationNorm.linf, .l1])
+  func subproblemBoundsStayInTheirSubtree(norm: PerturbationNorm) throws {
+    final class Observed: @unchecked Sendable {
+      let lock = NSLock()
+      var subproblems: [(splits: [NeuronSplit], bounds: [LayerBounds])] = []
+    }
+    var deepSubproblemsChecked = 0
+    var samplesChecked = 0
+    for index in 0..<40 {
+      var generator = SplitMix64(seed: UInt64(index) &* 0x2B7E &+ (norm == .l1 ? 3 : 0))
+      let hidden = index % 3 == 0 ? [5, 5, 5] : [6, 6]
+      let network = RandomNetworks.make(inputs: 3, hidden: hidden, outputs: 3, using: &generator)
+      let center = RandomNetworks.point(3, using: &generator)
+      let radius = norm == .l1 ? generator.uniform(0.3, 1.5) : generator.uniform(0.2, 1)
+      let region = try InputRegion(center: center, norm: norm, radius: radius)
+      let label = network.predictedLabel(center)
+      let symbolic = SymbolicBounds.compute(network: network, region: region)
+      let points = samplePoints(region, count: 400, using: &generator)
+      let preActivations = points.map { network.preActivations($0) }
+      for target in 0..<3 where target != label {
+        var options = VerificationOptions()
+        options.boundOptimizationSteps = 0
+        options.threads = 1 + index % 2
+        let search = NeuronSplittingSearch(
+          network: network, region: region,
+          goal: OutputGoal.labelChange(label: label, target: target),
+          rootBounds: symbolic.bounds, magnitudes: symbolic.magnitudes, options: options,
+          deadline: nil, statistics: [], binaries: 0)
+        // No optimisation: subproblems split deep before their bounds settle them.
+        search.nodeIterations = 0
+        let observed = Observed()
+        search.subproblemObserver = { splits, bounds in
+          observed.lock.withLock { observed.subproblems.append((splits, bounds)) }
+        }
+        _ = try search.run()
+        // `checkContained` records each sample outside a subproblem's bounds; the first three of
+        // a search tell the story.
+        var failures = 0
+        for (splits, bounds) in observed.subproblems where failures < 3 {
+          let full = NetworkBounds(layers: bounds + [symbolic.bounds.layers[bounds.count]])
+          let inside = points.indices.filter { satisfies(splits, preActivations[$0]) }
+          for i in inside where failures < 3 {
+            let what = "case \(index) target \(target), subproblem \(splits)"
+            failures += checkContained(network, full, at: points[i], what: what)
+          }
+          samplesChecked += inside.count
+          if splits.count >= 2 && !inside.isEmpty { deepSubproblemsChecked += 1 }
+        }
+      }
+    }
+    #expect(
+      deepSubproblemsChecked > 100 && samplesChecked > 10_000,
+      "\(deepSubproblemsChecked) subproblems two splits deep or more, \(samplesChecked) samples")
+  }
+
   /// A search capped at k subproblems either settles within them, as the uncapped search does,
   /// or stops without a verdict and says so; it never answers otherwise. (On one thread, so the
   /// two searches take the same subproblems in the same order.)

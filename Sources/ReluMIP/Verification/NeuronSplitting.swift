@@ -41,6 +41,10 @@ final class NeuronSplittingSearch: @unchecked Sendable {
   /// Subproblems after which the search stops with `unknown` (`probeEnded` set), before a
   /// verdict; nil (the default) for no such limit. For a first short pass over every goal.
   var subproblemLimit: Int?
+  /// Called with each subproblem's splits and the hidden layers' bounds it is bounded with, by
+  /// the worker that bounds it; nil (the default) for none. For tests: what a subproblem learns
+  /// under its splits must never reach a subproblem without them (its sibling, another subtree).
+  var subproblemObserver: (@Sendable (_ splits: [NeuronSplit], _ bounds: [LayerBounds]) -> Void)?
   /// Whether the search stopped at `subproblemLimit`.
   var probeEnded: Bool { lock.withLock { stoppedAtLimit } }
   /// Statistics of the encoding the search replaces, for the result.
@@ -207,6 +211,7 @@ final class NeuronSplittingSearch: @unchecked Sendable {
         splits: subproblem.splits, newSplits: subproblem.parentLayers == nil ? nil : 1,
         magnitudes: magnitudes, recomputeLayers: recomputesLayers)
     else { return [] }  // No input of the region has these phases.
+    subproblemObserver?(subproblem.splits, bounds)
 
     var nodeBound = Double.infinity
     var branchingCoefficients: [[Double]]?
