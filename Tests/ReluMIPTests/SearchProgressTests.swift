@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+
+@testable import ReluMIP
+
+@Suite("Progress of a long search")
+struct SearchProgressTests {
+  /// The bound on the live line never rises: a later bound of the open nodes above one reported
+  /// before (a child's bound can come out above its parent's) shows as that earlier, lower one;
+  /// the other fields pass through as they come.
+  @Test func reportedBoundNeverRises() {
+    final class Reports: @unchecked Sendable {
+      let lock = NSLock()
+      var bounds: [Double?] = []
+      var searched: [Int] = []
+    }
+    let reports = Reports()
+    let throttle = ProgressThrottle(
+      { progress in
+        reports.lock.withLock {
+          reports.bounds.append(progress.bestBound)
+          reports.searched.append(progress.searched)
+        }
+      }, interval: .zero)
+    let bounds: [Double?] = [nil, 1.3, 0.73, 1.26, 0.5, nil, 0.9, -0.2]
+    for (index, bound) in bounds.enumerated() {
+      throttle.tick {
+        SearchProgress(
+          unit: "subproblems", elapsed: 0, searched: index, open: 1, bestBound: bound,
+          bestMargin: nil)
+      }
+    }
+    #expect(reports.bounds == [nil, 1.3, 0.73, 0.73, 0.5, nil, 0.5, -0.2])
+    #expect(reports.searched == Array(bounds.indices))
+  }
+
+  /// Reports come at most once per interval, however often the workers tick.
+  @Test func reportsAreThrottled() {
+    final class Count: @unchecked Sendable {
+      let lock = NSLock()
+      var value = 0
+    }
+    let count = Count()
+    let throttle = ProgressThrottle(
+      { _ in count.lock.withLock { count.value += 1 } }, interval: .seconds(3600))
+    for index in 0..<100 {
+      throttle.tick {
+        SearchProgress(
+          unit: "boxes", elapsed: 0, searched: index, open: 1, bestBound: nil, bestMargin: nil)
+      }
+    }
+    #expect(count.value == 0)
+  }
+}
