@@ -34,6 +34,38 @@ struct SearchProgressTests {
     #expect(reports.searched == Array(bounds.indices))
   }
 
+  /// The bound a progress report gives covers the nodes that workers hold as well as those
+  /// waiting: a worker takes the most promising node, and the heap's largest left alone would
+  /// understate the bound until that worker hands back its children.
+  @Test func openBoundCoversNodesBeingWorkedOn() {
+    struct Node: FrontierNode {
+      var parentBound: Double
+      static func < (a: Node, b: Node) -> Bool { a.parentBound < b.parentBound }
+    }
+    let frontier = SharedFrontier([
+      Node(parentBound: 0.5), Node(parentBound: 2), Node(parentBound: 1),
+    ])
+    #expect(frontier.largestOpenBound == 2)
+    let first = frontier.take(worker: 0)
+    #expect(first?.parentBound == 2)
+    #expect(frontier.largestOpenBound == 2)
+    let second = frontier.take(worker: 1)
+    #expect(second?.parentBound == 1)
+    #expect(frontier.largestOpenBound == 2)
+    frontier.complete(worker: 0, adding: [Node(parentBound: 1.5)])
+    #expect(frontier.largestOpenBound == 1.5)
+    frontier.complete(worker: 1)
+    #expect(frontier.largestOpenBound == 1.5)
+    #expect(frontier.progress(unit: "subproblems", searched: 2, bestMargin: -1).bestBound == 1.5)
+    for expected in [1.5, 0.5] {
+      #expect(frontier.take(worker: 1)?.parentBound == expected)
+      #expect(frontier.largestOpenBound == expected)
+      frontier.complete(worker: 1)
+    }
+    #expect(frontier.largestOpenBound == nil)
+    #expect(frontier.take(worker: 0) == nil)
+  }
+
   /// Reports come at most once per interval, however often the workers tick.
   @Test func reportsAreThrottled() {
     final class Count: @unchecked Sendable {

@@ -13,6 +13,9 @@ final class SharedFrontier<Node: FrontierNode>: @unchecked Sendable {
   private let condition = NSCondition()
   private var heap: Heap<Node>
   private var working = 0
+  /// The parent bound of the node each worker holds (nil while it holds none), by worker: those
+  /// nodes are open too, and the one taken last was the most promising.
+  private var workingBounds: [Int: Double] = [:]
   private var stopped = false
   private var failure: Error?
 
@@ -20,13 +23,14 @@ final class SharedFrontier<Node: FrontierNode>: @unchecked Sendable {
 
   /// The most promising open node, or nil once the search is over. Waits while nothing is open
   /// but another worker may still add children.
-  func take() -> Node? {
+  func take(worker: Int = 0) -> Node? {
     condition.lock()
     defer { condition.unlock() }
     while true {
       if stopped { return nil }
       if let node = heap.popMax() {
         working += 1
+        workingBounds[worker] = node.parentBound
         return node
       }
       if working == 0 { return nil }
@@ -34,11 +38,12 @@ final class SharedFrontier<Node: FrontierNode>: @unchecked Sendable {
     }
   }
 
-  /// Ends the work on a node taken with ``take()``, opening its children.
-  func complete(adding children: [Node] = []) {
+  /// Ends the work on a node taken with ``take(worker:)``, opening its children.
+  func complete(worker: Int = 0, adding children: [Node] = []) {
     condition.lock()
     heap.insert(contentsOf: children)
     working -= 1
+    workingBounds[worker] = nil
     condition.broadcast()
     condition.unlock()
   }
@@ -58,11 +63,13 @@ final class SharedFrontier<Node: FrontierNode>: @unchecked Sendable {
     return stopped
   }
 
-  /// The most promising open node, left open.
-  var best: Node? {
+  /// The largest parent bound of the open nodes, those being worked on included; nil when
+  /// none is open.
+  var largestOpenBound: Double? {
     condition.lock()
     defer { condition.unlock() }
-    return heap.max
+    let bounds = workingBounds.values + (heap.max.map { [$0.parentBound] } ?? [])
+    return bounds.max()
   }
 
   /// Nodes open or being worked on.
@@ -79,17 +86,17 @@ final class SharedFrontier<Node: FrontierNode>: @unchecked Sendable {
     threads: Int, name: String, expand: @escaping @Sendable (Node) throws -> [Node],
     afterEach: @escaping @Sendable () -> Void
   ) throws {
-    runOnThreads(max(1, threads), name: name) { _ in
-      while let node = self.take() {
+    runOnThreads(max(1, threads), name: name) { worker in
+      while let node = self.take(worker: worker) {
         do {
-          self.complete(adding: try expand(node))
+          self.complete(worker: worker, adding: try expand(node))
           afterEach()
         } catch {
           self.condition.lock()
           if self.failure == nil { self.failure = error }
           self.condition.unlock()
           self.stop()
-          self.complete()
+          self.complete(worker: worker)
         }
       }
     }
@@ -100,7 +107,7 @@ final class SharedFrontier<Node: FrontierNode>: @unchecked Sendable {
 
   /// Where the search stands, for a progress report: the open nodes' largest parent bound.
   func progress(unit: String, searched: Int, bestMargin: Double) -> SearchProgress {
-    let bound = best?.parentBound
+    let bound = largestOpenBound
     return SearchProgress(
       unit: unit, elapsed: 0, searched: searched, open: openCount,
       bestBound: bound.flatMap { $0.isFinite ? $0 : nil },
