@@ -14,7 +14,7 @@ final class SharedFrontier<Node: FrontierNode>: @unchecked Sendable {
   private var heap: Heap<Node>
   private var working = 0
   /// The parent bound of the node each worker holds (nil while it holds none), by worker: those
-  /// nodes are open too, and the one taken last was the most promising.
+  /// nodes are still open, and each was the most promising when it was taken.
   private var workingBounds: [Int: Double] = [:]
   private var stopped = false
   private var failure: Error?
