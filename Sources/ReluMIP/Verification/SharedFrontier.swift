@@ -5,16 +5,16 @@ import HeapModule
 /// The open nodes of a best-first branch and bound, shared by the threads that work on it.
 ///
 /// A worker takes the most promising node, bounds it without the lock, and hands back its
-/// children with ``complete(adding:)``. The search is over when nothing is open and no worker
-/// still holds a node (its children could reopen it), or when a worker calls ``stop()`` (a
+/// children with ``complete(worker:adding:)``. The search is over when nothing is open and no
+/// worker still holds a node (its children could reopen it), or when a worker calls ``stop()`` (a
 /// counterexample, the time limit). With one thread the nodes come out in exactly the order of a
 /// plain heap, so `--threads 1` searches as the sequential code did.
 final class SharedFrontier<Node: FrontierNode>: @unchecked Sendable {
   private let condition = NSCondition()
   private var heap: Heap<Node>
-  private var working = 0
-  /// The parent bound of the node each worker holds (nil while it holds none), by worker: those
-  /// nodes are still open, and each was the most promising when it was taken.
+  /// The parent bound of the node each worker holds, by worker (a worker holds at most one; no
+  /// entry while it holds none): those nodes are still open, and each was the most promising
+  /// when it was taken.
   private var workingBounds: [Int: Double] = [:]
   private var stopped = false
   private var failure: Error?
@@ -23,26 +23,24 @@ final class SharedFrontier<Node: FrontierNode>: @unchecked Sendable {
 
   /// The most promising open node, or nil once the search is over. Waits while nothing is open
   /// but another worker may still add children.
-  func take(worker: Int = 0) -> Node? {
+  func take(worker: Int) -> Node? {
     condition.lock()
     defer { condition.unlock() }
     while true {
       if stopped { return nil }
       if let node = heap.popMax() {
-        working += 1
         workingBounds[worker] = node.parentBound
         return node
       }
-      if working == 0 { return nil }
+      if workingBounds.isEmpty { return nil }
       condition.wait()
     }
   }
 
   /// Ends the work on a node taken with ``take(worker:)``, opening its children.
-  func complete(worker: Int = 0, adding children: [Node] = []) {
+  func complete(worker: Int, adding children: [Node] = []) {
     condition.lock()
     heap.insert(contentsOf: children)
-    working -= 1
     workingBounds[worker] = nil
     condition.broadcast()
     condition.unlock()
@@ -76,7 +74,7 @@ final class SharedFrontier<Node: FrontierNode>: @unchecked Sendable {
   var openCount: Int {
     condition.lock()
     defer { condition.unlock() }
-    return heap.count + working
+    return heap.count + workingBounds.count
   }
 
   /// Works the frontier on `threads` threads until the search is over: `expand` bounds each node
