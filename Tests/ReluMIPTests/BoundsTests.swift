@@ -1,4 +1,5 @@
 import Foundation
+import GLPK
 import TestSupport
 import Testing
 
@@ -102,6 +103,67 @@ struct BoundsSoundnessTests {
         if violations > 0 { break }
       }
     }
+  }
+
+  /// The safe bound holds for any multipliers, not only GLPK's duals: with random ones, and
+  /// with GLPK's duals given tiny values that point at one-sided rows' missing ends, it stays
+  /// at or above the LP optimum. Those tiny values (GLPK's own duals carry such signs within
+  /// its tolerance) leave it finite and next to the bound from GLPK's duals, where counting
+  /// them made it infinite.
+  @Test(arguments: [PerturbationNorm.linf, .l1])
+  func safeBoundHoldsForAnyMultipliers(norm: PerturbationNorm) throws {
+    var nudgedRows = 0
+    for seed in Self.seeds {
+      let random = try RandomCase.bounds(seed: seed &* 104_729 &+ (norm == .l1 ? 1 : 0), norm: norm)
+      let network = random.network
+      let interval = IntervalBounds.compute(network: network, region: random.region)
+      let encoding = try MILPEncoding(network: network, region: random.region, bounds: interval)
+      let output = network.layers[network.layers.count - 1]
+      let (kept, _) = encoding.split(
+        encoding.expression(layer: output, neuron: 0, inputs: encoding.layerInputs))
+      var generator = SplitMix64(seed: seed ^ 0x5AFE)
+      for maximize in [true, false] {
+        try encoding.setObjective(kept, maximize: maximize)
+        var options = SimplexOptions()
+        options.method = .dualThenPrimal
+        guard try encoding.solveRelaxation(options) == .solved,
+          encoding.relaxationStatus == .optimal
+        else { continue }
+        let optimum = encoding.relaxationObjective
+        let slack = 1e-9 * (1 + abs(optimum))
+        func holds(_ bound: Double) -> Bool {
+          maximize ? bound >= optimum - slack : bound <= optimum + slack
+        }
+        let duals = encoding.rowDuals
+        let fromDuals = encoding.safeBound(of: kept, maximize: maximize)
+        #expect(fromDuals.isFinite && holds(fromDuals), "\(random): \(fromDuals) vs \(optimum)")
+        var nudged = duals
+        // Rows GLPK gave no dual (inactive ones) get a tiny one of the sign it must not have.
+        for row in 0..<encoding.rowCount where duals[row] == 0 {
+          let (lower, upper) = encoding.recordedRowBounds(row)
+          // The sign whose extreme lies at the missing end.
+          if upper.isInfinite && lower.isFinite {
+            nudged[row] = maximize ? 1e-12 : -1e-12
+          } else if lower.isInfinite && upper.isFinite {
+            nudged[row] = maximize ? -1e-12 : 1e-12
+          } else {
+            continue
+          }
+          nudgedRows += 1
+        }
+        let fromNudged = encoding.safeBound(of: kept, maximize: maximize, multipliers: nudged)
+        #expect(
+          fromNudged.isFinite && holds(fromNudged)
+            && abs(fromNudged - fromDuals) <= 1e-6 * (1 + abs(fromDuals)),
+          "\(random): nudged duals give \(fromNudged), GLPK's \(fromDuals)")
+        for _ in 0..<5 {
+          let multipliers = (0..<encoding.rowCount).map { _ in generator.uniform(-2, 2) }
+          let bound = encoding.safeBound(of: kept, maximize: maximize, multipliers: multipliers)
+          #expect(holds(bound), "\(random): random multipliers give \(bound) vs \(optimum)")
+        }
+      }
+    }
+    #expect(nudgedRows > 100, "only \(nudgedRows) one-sided rows were nudged")
   }
 
   @Test(arguments: [PerturbationNorm.linf, .l1])
