@@ -272,8 +272,8 @@ public struct Verifier: Sendable {
   /// fully connected hidden layers or more (dense weight matrices) once their symbolic bounds
   /// leave at most 300 ReLUs unstable, where back-substitution's looseness compounds and the LPs
   /// stay affordable; `symbolic` otherwise. Measured on MNIST-FC 256x4 at 300 s: prop_0_0.03
-  /// unsat in 137 s with `lp` (a timeout with `symbolic`), prop_5_0.03 104 s (217 s),
-  /// prop_13_0.03 32 s (33 s). On two hidden layers `symbolic` did better (the seed network's 80
+  /// unsat in 52 s with `lp` (a timeout with `symbolic`), prop_5_0.03 92 s (217 s),
+  /// prop_13_0.03 12 s (33 s). On two hidden layers `symbolic` did better (the seed network's 80
   /// benchmark cases: 73 s against 94 s with `lp`), and on oval21's convolutional networks
   /// the LPs stabilised one ReLU of 366 in the two cases they applied to, costing 2-4 s.
   func resolvedBoundMethod(_ method: BoundMethod, bounds: NetworkBounds) -> BoundMethod {
