@@ -599,12 +599,12 @@ final class MILPEncoding {
     safeBound(of: terms, maximize: maximize, multipliers: problem.rowDuals)
   }
 
-  /// `safeBound` with `multipliers` (one per row) in place of GLPK's duals: any values give a
-  /// true bound, good ones a tight bound.
+  /// `safeBound` with `multipliers` (one per recorded row; any beyond count as 0) in place of
+  /// GLPK's duals: any values give a true bound, good ones a tight bound. Too few give ±∞.
   func safeBound(
     of terms: [(column: Int, coefficient: Double)], maximize: Bool, multipliers duals: [Double]
   ) -> Double {
-    precondition(duals.count == rowTerms.count, "one multiplier per row")
+    guard duals.count >= rowTerms.count else { return maximize ? .infinity : -.infinity }
     let columnCount = problem.numberOfColumns
     var reduced = [Double](repeating: 0, count: columnCount)
     // Per column: Σ |products| summed into its reduced cost, and their number, for its error.
