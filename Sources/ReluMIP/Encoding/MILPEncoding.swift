@@ -621,19 +621,17 @@ final class MILPEncoding {
     for (row, rowTerms) in rowTerms.enumerated() {
       let pi = duals[row]
       if pi == 0 { continue }
+      let part = Self.extreme(pi, rowLower[row], rowUpper[row], maximize: maximize)
       // A dual whose sign points at a row's missing end (GLPK's dual feasibility holds only
       // within its tolerance) would make the bound infinite. Weak duality holds for any
       // multipliers, so such a row's is taken as 0 instead.
-      if ((pi > 0) == maximize ? rowUpper[row] : rowLower[row]).isInfinite {
-        continue
-      }
+      if part.isInfinite { continue }
       for term in rowTerms {
         let product = term.coefficient * pi
         reduced[term.column] -= product
         reducedMagnitude[term.column] += abs(product)
         reducedTerms[term.column] += 1
       }
-      let part = Self.extreme(pi, rowLower[row], rowUpper[row], maximize: maximize)
       bound += part
       magnitude += abs(part)
       parts += 1
