@@ -1,0 +1,95 @@
+import Foundation
+import GLPK
+import TestSupport
+import Testing
+
+@testable import ReluMIP
+
+@Suite("Cuts are sound")
+struct CutTests {
+  /// The root's cut rounds add `violatedIdealCuts` to every subproblem, so a cut that removed a
+  /// true point could prove a reachable goal unreachable. On random networks over L1 balls
+  /// smaller than the box (where the budget binds), at the LP optima of every output in both
+  /// directions (points with fractional phases): every cut, the box's ideal ones and the
+  /// budget-aware ones of first-layer neurons, holds at the MILP point of every sampled input
+  /// (the exact pre-activations, outputs and phases), the ball's vertices included. And a
+  /// first-layer neuron's budget-aware cut is at least as violated as the box's ideal cut at
+  /// the same point: the budget only tightens the hull.
+  @Test func cutsHoldAtEveryPointAndTheBudgetOnlyTightens() throws {
+    var budgetCuts = 0
+    var strictlyStronger = 0
+    var checked = 0
+    for seed in UInt64(0)..<UInt64(60) * PropertyTestScale.factor {
+      var generator = SplitMix64(seed: 91_000 &+ seed)
+      let inputs = 3 + Int(generator.next() % 8)
+      let hidden = [Int(3 + generator.next() % 6), Int(2 + generator.next() % 5)]
+      let network = RandomNetworks.make(
+        inputs: inputs, hidden: hidden, outputs: 3, using: &generator)
+      let region = try InputRegion(
+        center: RandomNetworks.point(inputs, using: &generator), norm: .l1,
+        radius: generator.uniform(0.2, 1.5))
+      let bounds = IntervalBounds.compute(network: network, region: region)
+      let encoding = try MILPEncoding(network: network, region: region, bounds: bounds)
+      let output = network.layers[network.layers.count - 1]
+      var cuts: [MILPEncoding.Cut] = []
+      for k in 0..<output.outputSize {
+        let (kept, _) = encoding.split(
+          encoding.expression(layer: output, neuron: k, inputs: encoding.layerInputs))
+        for maximize in [true, false] {
+          try encoding.setObjective(kept, maximize: maximize)
+          var options = SimplexOptions()
+          options.method = .dualThenPrimal
+          guard try encoding.solveRelaxation(options) == .solved,
+            encoding.relaxationStatus == .optimal
+          else { continue }
+          let values = encoding.relaxationValues
+          let box = encoding.violatedIdealCuts(at: values, usesL1Budget: false)
+          let budget = encoding.violatedIdealCuts(at: values)
+          for cut in budget {
+            guard let boxCut = box.first(where: { $0.neuron == cut.neuron }) else { continue }
+            #expect(
+              cut.violation >= boxCut.violation - 1e-9,
+              "seed \(seed): the budget-aware cut is weaker (\(cut.violation) < \(boxCut.violation))"
+            )
+            if cut.violation > boxCut.violation + 1e-6 { strictlyStronger += 1 }
+          }
+          budgetCuts +=
+            budget.filter { cut in
+              !box.contains {
+                $0.neuron == cut.neuron && $0.columns == cut.columns
+                  && $0.coefficients == cut.coefficients
+              }
+            }.count
+          cuts += box + budget
+        }
+      }
+      var points = (0..<200).map { _ in RegionSampling.sample(region, using: &generator) }
+      for j in 0..<inputs {
+        for step in [-region.radius, region.radius] {
+          var vertex = region.center
+          vertex[j] = min(max(vertex[j] + step, region.boxLower[j]), region.boxUpper[j])
+          points.append(vertex)
+        }
+      }
+      for point in points {
+        guard let values = encoding.milpPoint(forInput: point) else { continue }
+        for cut in cuts {
+          var left = 0.0
+          var size = abs(cut.upperBound)
+          for (column, coefficient) in zip(cut.columns, cut.coefficients) {
+            left += coefficient * values[column]
+            size += abs(coefficient * values[column])
+          }
+          checked += 1
+          #expect(
+            left <= cut.upperBound + 1e-9 * (1 + size),
+            "seed \(seed): a cut removes the true point \(point): \(left) > \(cut.upperBound)")
+        }
+      }
+    }
+    // The budget-aware cuts were made, and often cut deeper than the box's.
+    #expect(budgetCuts >= 50, "\(budgetCuts) budget-aware cuts")
+    #expect(strictlyStronger >= 20, "\(strictlyStronger) strictly deeper cuts")
+    #expect(checked >= 10_000, "\(checked) checks")
+  }
+}
