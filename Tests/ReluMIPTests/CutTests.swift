@@ -36,12 +36,7 @@ struct CutTests {
         let (kept, _) = encoding.split(
           encoding.expression(layer: output, neuron: k, inputs: encoding.layerInputs))
         for maximize in [true, false] {
-          try encoding.setObjective(kept, maximize: maximize)
-          var options = SimplexOptions()
-          options.method = .dualThenPrimal
-          guard try encoding.solveRelaxation(options) == .solved,
-            encoding.relaxationStatus == .optimal
-          else { continue }
+          guard try encoding.solvesRelaxation(of: kept, maximize: maximize) else { continue }
           let values = encoding.relaxationValues
           let box = encoding.violatedIdealCuts(at: values, usesL1Budget: false)
           let budget = encoding.violatedIdealCuts(at: values)
@@ -91,5 +86,18 @@ struct CutTests {
     #expect(budgetCuts >= 50, "\(budgetCuts) budget-aware cuts")
     #expect(strictlyStronger >= 20, "\(strictlyStronger) strictly deeper cuts")
     #expect(checked >= 10_000, "\(checked) checks")
+  }
+}
+
+extension MILPEncoding {
+  /// Makes `Σ terms` the objective and solves the LP relaxation from the current basis: whether
+  /// it ended optimal (the LP point the bound and cut tests work from).
+  func solvesRelaxation(
+    of terms: [(column: Int, coefficient: Double)], maximize: Bool
+  ) throws -> Bool {
+    try setObjective(terms, maximize: maximize)
+    var options = SimplexOptions()
+    options.method = .dualThenPrimal
+    return try solveRelaxation(options) == .solved && relaxationStatus == .optimal
   }
 }
