@@ -95,6 +95,48 @@ struct OptimizedBoundsTests {
     #expect(tightened > 10, "optimisation tightened only \(tightened) bounds")
   }
 
+  /// A split's multiplier gradient is its sign times the split neuron's pre-activation at the
+  /// bound's maximiser, also for an inactive split, whose neuron the forward pass otherwise skips
+  /// as off. Checked on first-layer splits, whose pre-activation is `W₀x + b₀` whatever the
+  /// relaxation.
+  @Test(arguments: RegionKind.allCases)
+  func multiplierGradientsReadTheSplitNeuronsPreActivation(kind: RegionKind) throws {
+    var checked = (active: 0, inactive: 0)
+    for index in 0..<80 {
+      var generator = SplitMix64(seed: UInt64(index) &* 0x6A2D &+ UInt64(kind.rawValue.count))
+      let random = try RandomObjectiveCase(index: index, kind: kind, generator: &generator)
+      let network = random.network
+      guard network.layers.count > 1 else { continue }
+      let symbolic = SymbolicBounds.compute(network: network, region: random.region)
+      let hidden = Array(symbolic.bounds.layers.dropLast())
+      let splits = (0..<hidden[0].count).filter { hidden[0].isUnstable($0) }.map {
+        NeuronSplit(layer: 0, neuron: $0, active: generator.next() % 2 == 0)
+      }
+      guard !splits.isEmpty,
+        let refined = SymbolicBounds.refine(
+          network: network, region: random.region, bounds: hidden, splits: splits,
+          magnitudes: symbolic.magnitudes, recomputeLayers: true)
+      else { continue }
+      let objective = random.objective(random.conditions[0], symbolic: symbolic)
+      var parameters = objective.initialParameters(
+        rootBounds: symbolic.bounds, splits: splits.count)
+      for i in parameters.multipliers.indices {
+        parameters.multipliers[i] = generator.uniform(0, 1)
+      }
+      let evaluation = objective.evaluate(bounds: refined, splits: splits, parameters: parameters)
+      let first = network.layers[0]
+      let z = first.matrix.multiply(evaluation.point, adding: first.bias)
+      for (s, split) in splits.enumerated() {
+        let expected = (split.active ? 1.0 : -1.0) * z[split.neuron]
+        #expect(
+          abs(evaluation.multiplierGradient[s] - expected) <= 1e-9 * (1 + abs(expected)),
+          "split \(split), \(random.what)")
+        if split.active { checked.active += 1 } else { checked.inactive += 1 }
+      }
+    }
+    #expect(checked.active >= 20 && checked.inactive >= 20, "\(checked)")
+  }
+
   /// Under random splits with random multipliers, the refined bounds hold at every sample with
   /// the splits' phases, and so does the objective's bound; a subproblem the refinement calls
   /// empty has no such sample.

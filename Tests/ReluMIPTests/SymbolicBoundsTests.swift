@@ -302,6 +302,17 @@ struct SymbolicBoundsTests {
         for i in 0..<rows {
           #expect(abs(ordered[i] - reordered[i]) <= 1e-12 * Double(columns + 1))
         }
+        // A masked product computes the rows it keeps as the full one does (a dense matrix
+        // leaves the others at the shift).
+        let mask = (0..<rows).map { $0 % 2 == 0 }
+        let masked = matrix.multiplyReordered(x, adding: shift, onlyRows: mask)
+        for i in 0..<rows {
+          if mask[i] {
+            #expect(masked[i] == reordered[i])
+          } else if !matrix.isSparse {
+            #expect(masked[i] == shift[i])
+          }
+        }
       }
     }
   }

@@ -78,13 +78,20 @@ enum IntervalBounds {
     return NetworkBounds(layers: result)
   }
 
-  /// Interval arithmetic through one affine layer.
-  static func propagate(_ layer: AffineLayer, inputLower: [Double], inputUpper: [Double])
-    -> LayerBounds
-  {
+  /// Interval arithmetic through one affine layer. A row for which `skipsRow` is true is not
+  /// computed and gets (−∞, ∞): for a caller that intersects the result with bounds it already
+  /// holds, and needs nothing new for that row.
+  static func propagate(
+    _ layer: AffineLayer, inputLower: [Double], inputUpper: [Double],
+    skipsRow: ((Int) -> Bool)? = nil
+  ) -> LayerBounds {
     var lower = [Double](repeating: 0, count: layer.outputSize)
     var upper = [Double](repeating: 0, count: layer.outputSize)
     for i in 0..<layer.outputSize {
+      if let skipsRow, skipsRow(i) {
+        (lower[i], upper[i]) = (-.infinity, .infinity)
+        continue
+      }
       // Each side is its own sum, with its own rounding error. A term whose input bound is 0
       // is an exact 0 and adds no error: the copy of a ReLU's output (MaxPool's tree passes
       // values on so) keeps its lower bound of exactly 0, and stays a stable neuron.

@@ -179,8 +179,13 @@ struct OptimizedBound {
     var multiplierGradient = [Double](repeating: 0, count: splits.count)
     var activation = point
     for p in 0..<(m + 1) {
-      let z = layers[p].matrix.multiplyReordered(activation, adding: layers[p].bias)
       let (lower, upper) = (bounds[p].lower, bounds[p].upper)
+      // An off neuron's value is 0 whatever its pre-activation, which only a split's
+      // multiplier gradient still reads.
+      var needed = upper.map { $0 > 0 }
+      for split in splitsByLayer[p] { needed[split.neuron] = true }
+      let z = layers[p].matrix.multiplyReordered(
+        activation, adding: layers[p].bias, onlyRows: needed)
       var next = z
       for j in z.indices {
         let (l, u) = (lower[j], upper[j])

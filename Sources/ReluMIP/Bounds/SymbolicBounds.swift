@@ -148,8 +148,12 @@ enum SymbolicBounds {
     for k in (first + 1)..<bounds.count {
       let layer = network.layers[k]
       let previous = bounds[k - 1].outputBounds(.relu)
+      // A neuron the parent already knows to be off stays off: its interval row would only be
+      // intersected away.
+      let parentUpper = bounds[k].upper
       let interval = IntervalBounds.propagate(
-        layer, inputLower: previous.lower, inputUpper: previous.upper)
+        layer, inputLower: previous.lower, inputUpper: previous.upper,
+        skipsRow: { parentUpper[$0] <= 0 })
       bounds[k] = bounds[k].intersected(with: interval)
       tighten(
         &bounds[k], neurons: (0..<layer.outputSize).filter { bounds[k].isUnstable($0) },
@@ -309,11 +313,19 @@ enum SymbolicBounds {
     let sign: Double = maximize ? 1 : -1
     switch region.norm {
     case .linf:
+      // Through buffer pointers: this runs once per back-substituted row, and per-element
+      // bounds checks cost more than the arithmetic.
       var total = 0.0
-      for j in row.indices where row[j] != 0 {
-        let a = row[j] * region.lowest(j)
-        let b = row[j] * region.highest(j)
-        total += maximize ? max(a, b) : min(a, b)
+      row.withUnsafeBufferPointer { row in
+        region.lowestValues.withUnsafeBufferPointer { lowest in
+          region.highestValues.withUnsafeBufferPointer { highest in
+            for j in 0..<row.count where row[j] != 0 {
+              let a = row[j] * lowest[j]
+              let b = row[j] * highest[j]
+              total += maximize ? max(a, b) : min(a, b)
+            }
+          }
+        }
       }
       return total
     case .l1:

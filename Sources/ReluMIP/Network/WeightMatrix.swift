@@ -213,14 +213,20 @@ public struct WeightMatrix: Sendable, Equatable {
   /// `self · x + shift` with each dense row's sum taken in four interleaved partial sums, which
   /// vector registers hold: faster than `multiply`, and rounded differently. Only for values that
   /// steer a search (the optimiser's gradients), never for a bound or a verdict.
-  func multiplyReordered(_ x: [Double], adding shift: [Double]) -> [Double] {
+  /// With `onlyRows`, the rows where it is false are left at `shift` (a dense matrix's; a
+  /// sparse one computes every row).
+  func multiplyReordered(_ x: [Double], adding shift: [Double], onlyRows: [Bool]? = nil)
+    -> [Double]
+  {
     guard case .dense(let values) = storage, columns > 0 else { return multiply(x, adding: shift) }
     precondition(x.count == columns && shift.count == rows, "matrix product of the wrong size")
+    precondition(onlyRows.map { $0.count == rows } ?? true, "row mask of the wrong size")
     var result = shift
     x.withUnsafeBufferPointer { x in
       values.withUnsafeBufferPointer { w in
         let input = UnsafeRawPointer(x.baseAddress!)
         for i in 0..<rows {
+          if let onlyRows, !onlyRows[i] { continue }
           let row = w.baseAddress! + i * columns
           var partial = SIMD4<Double>.zero
           var j = 0

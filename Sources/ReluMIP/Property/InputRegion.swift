@@ -62,8 +62,9 @@ public struct InputRegion: Sendable, Equatable {
   public let boxUpper: [Double]
   /// Each coordinate's lowest and highest value in the region, worked out once: bounding reads
   /// them for every coordinate of every back-substituted row.
-  private let lowestValues: [Double]
-  private let highestValues: [Double]
+  /// `lowest(j)` and `highest(j)` for every coordinate, for loops over all of them.
+  package let lowestValues: [Double]
+  package let highestValues: [Double]
 
   /// The ball of `norm` and `radius` around `center`, intersected with the same interval `box`
   /// for every coordinate (`(0, 1)` by default, the pixel range; nil for no box). Throws unless

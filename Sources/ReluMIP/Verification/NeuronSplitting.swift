@@ -282,8 +282,10 @@ final class NeuronSplittingSearch: @unchecked Sendable {
 
   /// Re-checks a candidate: the counterexample, if it is one.
   private func consider(_ candidate: [Double]) -> Counterexample? {
-    // The searched network first: the reference model's two passes only where it looks promising.
-    guard goal.margin(network.evaluate(candidate)) > -tolerance else { return nil }
+    // A quick pass of the searched network first (one per subproblem and condition, where most
+    // candidates are far from a counterexample); the exact passes and the reference model's
+    // only where it looks promising.
+    guard goal.margin(network.estimate(candidate)) > -tolerance else { return nil }
     let (found, margin) = Counterexample.check(
       candidate, network: network, region: region, goal: goal)
     lock.withLock { bestMargin = max(bestMargin, margin) }
