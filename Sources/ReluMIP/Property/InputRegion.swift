@@ -62,7 +62,6 @@ public struct InputRegion: Sendable, Equatable {
   public let boxUpper: [Double]
   /// Each coordinate's lowest and highest value in the region, worked out once: bounding reads
   /// them for every coordinate of every back-substituted row.
-  /// `lowest(j)` and `highest(j)` for every coordinate, for loops over all of them.
   package let lowestValues: [Double]
   package let highestValues: [Double]
 
