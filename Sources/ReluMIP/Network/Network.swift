@@ -2,6 +2,14 @@
 public enum Activation: String, Sendable, Equatable {
   case relu
   case identity
+
+  /// The activation of each of a layer's pre-activations.
+  func apply(_ preActivations: [Double]) -> [Double] {
+    switch self {
+    case .relu: return preActivations.map { max(0, $0) }
+    case .identity: return preActivations
+    }
+  }
 }
 
 /// `y = activation(W x + b)`: a dense layer, or the sparse map of a convolution or pooling.
@@ -75,11 +83,7 @@ public struct AffineLayer: Sendable, Equatable {
 
   /// `activation(W x + b)`, in double precision.
   public func apply(_ input: [Double]) -> [Double] {
-    let z = preActivation(input)
-    switch activation {
-    case .relu: return z.map { max(0, $0) }
-    case .identity: return z
-    }
+    activation.apply(preActivation(input))
   }
 }
 
@@ -151,8 +155,7 @@ public struct Network: Sendable, Equatable {
   /// for a bound or a verdict.
   func estimate(_ input: [Double]) -> [Double] {
     layers.reduce(input) { current, layer in
-      let z = layer.matrix.multiplyReordered(current, adding: layer.bias)
-      return layer.activation == .relu ? z.map { max(0, $0) } : z
+      layer.activation.apply(layer.matrix.multiplyReordered(current, adding: layer.bias))
     }
   }
 
@@ -164,7 +167,7 @@ public struct Network: Sendable, Equatable {
     for layer in layers {
       let z = layer.preActivation(current)
       result.append(z)
-      current = layer.activation == .relu ? z.map { max(0, $0) } : z
+      current = layer.activation.apply(z)
     }
     return result
   }

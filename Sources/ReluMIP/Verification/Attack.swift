@@ -27,9 +27,8 @@ struct GradientAttack {
 
   /// The network's outputs from its pre-activations.
   private func outputs(_ preActivations: [[Double]]) -> [Double] {
-    let last = preActivations[preActivations.count - 1]
-    return network.layers[network.layers.count - 1].activation == .relu
-      ? last.map { max(0, $0) } : last
+    network.layers[network.layers.count - 1].activation.apply(
+      preActivations[preActivations.count - 1])
   }
 
   /// The best point found and its margin; the first run starts at the center (on an L∞ ball the
