@@ -339,6 +339,25 @@ struct OptimizedBoundsTests {
       "\(deepSubproblemsChecked) subproblems two splits deep or more, \(samplesChecked) samples")
   }
 
+  /// Splits in earlier layers weigh more only on fully connected networks of three hidden layers
+  /// or more (measured to pay there, and to cost on two hidden layers).
+  @Test func earlierLayersWeighMoreOnDeepDenseNetworks() throws {
+    var generator = SplitMix64(seed: 0xEA21)
+    for (hidden, weight) in [([4, 4], 1.0), ([4, 4, 4], 4.0), ([3, 5, 4, 6], 4.0), ([5], 1.0)] {
+      let network = RandomNetworks.make(inputs: 3, hidden: hidden, outputs: 3, using: &generator)
+      let center = RandomNetworks.point(3, using: &generator)
+      let region = try InputRegion(center: center, norm: .linf, radius: 0.5)
+      let symbolic = SymbolicBounds.compute(network: network, region: region)
+      let label = network.predictedLabel(center)
+      let search = NeuronSplittingSearch(
+        network: network, region: region,
+        goal: OutputGoal.labelChange(label: label, target: (label + 1) % 3),
+        rootBounds: symbolic.bounds, magnitudes: symbolic.magnitudes,
+        options: VerificationOptions(), deadline: nil, statistics: [], binaries: 0)
+      #expect(search.earlierLayerWeight == weight, "hidden layers \(hidden)")
+    }
+  }
+
   /// A search capped at k subproblems either settles within them, as the uncapped search does,
   /// or stops without a verdict and says so; it never answers otherwise. (On one thread, so the
   /// two searches take the same subproblems in the same order.)

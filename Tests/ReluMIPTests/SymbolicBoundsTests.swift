@@ -295,6 +295,28 @@ struct SymbolicBoundsTests {
         }
         #expect(oneAtATime == fourAtOnce, "\(columns) columns, sparse: \(matrix.isSparse)")
 
+        // Summed in registers over a subset of the rows: bit for bit the sums of `addRow` calls
+        // on a zeroed target, in the same order (sparse storage declines and writes nothing).
+        let used = (0..<rows).filter { _ in generator.next() % 4 != 0 }
+        let factors = used.map { _ in SIMD4((0..<4).map { _ in generator.uniform(-2, 2) }) }
+        var added = [Double](repeating: 0, count: 4 * columns)
+        added.withUnsafeMutableBufferPointer { target in
+          for (i, g) in zip(used, factors) {
+            matrix.addRow(i, times: g, into: target.baseAddress!, stride: columns)
+          }
+        }
+        let untouched = (0..<(4 * columns)).map { _ in generator.uniform(-3, 3) }
+        var summed = untouched
+        let wrote = summed.withUnsafeMutableBufferPointer { target in
+          used.withUnsafeBufferPointer { used in
+            factors.withUnsafeBufferPointer { factors in
+              matrix.sumRows(used, times: factors, into: target.baseAddress!, stride: columns)
+            }
+          }
+        }
+        #expect(wrote == !matrix.isSparse)
+        #expect(summed == (wrote ? added : untouched), "\(columns) columns, rows \(used)")
+
         let x = (0..<columns).map { _ in generator.uniform(-1, 1) }
         let shift = (0..<rows).map { _ in generator.uniform(-1, 1) }
         let ordered = matrix.multiply(x, adding: shift)

@@ -259,18 +259,36 @@ enum SymbolicBounds {
       let layer = network.layers[p]
       let inputWidth = layer.inputSize
       var nextLambda = [Double](repeating: 0, count: rowCount * inputWidth)
+      // The weight rows that four rows at a time go through, and their four coefficients.
+      var used: [Int] = []
+      var factors: [SIMD4<Double>] = []
+      used.reserveCapacity(width)
+      factors.reserveCapacity(width)
       nextLambda.withUnsafeMutableBufferPointer { next in
         // Four rows at a time while four are left; the same sums as one row at a time.
         let blocked = inputWidth > 0 ? rowCount - rowCount % 4 : 0
         for r in stride(from: 0, to: blocked, by: 4) {
           let target = next.baseAddress! + r * inputWidth
+          used.removeAll(keepingCapacity: true)
+          factors.removeAll(keepingCapacity: true)
           for j in 0..<width {
             let g = SIMD4(
               lambda[r * width + j], lambda[(r + 1) * width + j], lambda[(r + 2) * width + j],
               lambda[(r + 3) * width + j])
             if g == .zero { continue }
             for q in 0..<4 where g[q] != 0 { constant[r + q] += g[q] * layer.bias[j] }
-            layer.matrix.addRow(j, times: g, into: target, stride: inputWidth)
+            used.append(j)
+            factors.append(g)
+          }
+          let summed = used.withUnsafeBufferPointer { used in
+            factors.withUnsafeBufferPointer { factors in
+              layer.matrix.sumRows(used, times: factors, into: target, stride: inputWidth)
+            }
+          }
+          if !summed {
+            for (j, g) in zip(used, factors) {
+              layer.matrix.addRow(j, times: g, into: target, stride: inputWidth)
+            }
           }
         }
         for r in blocked..<rowCount {

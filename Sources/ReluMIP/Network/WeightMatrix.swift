@@ -334,6 +334,50 @@ public struct WeightMatrix: Sendable, Equatable {
     }
   }
 
+  /// `target[r·stride + k] = Σₜ g[t][r] · (row rowIndices[t])[k]` for the four rows `r` of
+  /// `target`, summed over `t` in order: the same sums in the same order as
+  /// `addRow(_:times:into:stride:)` called for each `rowIndices[t]` in turn on a zeroed target,
+  /// so the same rounding. Here each entry of `target` is summed in registers and stored once,
+  /// where those calls load and store it once per weight row: back-substitution's inner loop
+  /// was bound by those stores. False, with nothing written, for sparse storage.
+  func sumRows(
+    _ rowIndices: UnsafeBufferPointer<Int>, times g: UnsafeBufferPointer<SIMD4<Double>>,
+    into target: UnsafeMutablePointer<Double>, stride: Int
+  ) -> Bool {
+    guard case .dense(let values) = storage else { return false }
+    let (t0, t1, t2, t3) = (target, target + stride, target + 2 * stride, target + 3 * stride)
+    values.withUnsafeBufferPointer { w in
+      guard let base = w.baseAddress else { return }
+      var k = 0
+      while k + 4 <= columns {
+        var (a0, a1, a2, a3) = (
+          SIMD4<Double>.zero, SIMD4<Double>.zero, SIMD4<Double>.zero, SIMD4<Double>.zero
+        )
+        for t in 0..<rowIndices.count {
+          let weight = UnsafeRawPointer(base + rowIndices[t] * columns + k).loadUnaligned(
+            as: SIMD4<Double>.self)
+          let factor = g[t]
+          a0 += SIMD4(repeating: factor[0]) * weight
+          a1 += SIMD4(repeating: factor[1]) * weight
+          a2 += SIMD4(repeating: factor[2]) * weight
+          a3 += SIMD4(repeating: factor[3]) * weight
+        }
+        UnsafeMutableRawPointer(t0 + k).storeBytes(of: a0, as: SIMD4<Double>.self)
+        UnsafeMutableRawPointer(t1 + k).storeBytes(of: a1, as: SIMD4<Double>.self)
+        UnsafeMutableRawPointer(t2 + k).storeBytes(of: a2, as: SIMD4<Double>.self)
+        UnsafeMutableRawPointer(t3 + k).storeBytes(of: a3, as: SIMD4<Double>.self)
+        k += 4
+      }
+      while k < columns {
+        var sum = SIMD4<Double>.zero
+        for t in 0..<rowIndices.count { sum += g[t] * base[rowIndices[t] * columns + k] }
+        (t0[k], t1[k], t2[k], t3[k]) = (sum[0], sum[1], sum[2], sum[3])
+        k += 1
+      }
+    }
+    return true
+  }
+
   /// `*target += increment`, four doubles at an address of any alignment.
   @inline(__always)
   private static func add(_ increment: SIMD4<Double>, at target: UnsafeMutablePointer<Double>) {
