@@ -187,4 +187,14 @@ public struct Network: Sendable, Equatable {
   public var hiddenLayerSizes: [Int] {
     layers.filter { $0.activation == .relu }.map(\.outputSize)
   }
+
+  /// Neurons in every layer but the output layer.
+  var hiddenNeuronCount: Int { layers.dropLast().reduce(0) { $0 + $1.outputSize } }
+
+  /// Every hidden layer's weights stored dense: fully connected, not a convolution.
+  var hiddenLayersAreDense: Bool { layers.dropLast().allSatisfy { !$0.matrix.isSparse } }
+
+  /// Fully connected with three hidden layers or more: where back-substitution's looseness
+  /// compounds over the layers.
+  var isDeepAndFullyConnected: Bool { layers.count - 1 >= 3 && hiddenLayersAreDense }
 }

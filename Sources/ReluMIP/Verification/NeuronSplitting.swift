@@ -128,11 +128,9 @@ final class NeuronSplittingSearch: @unchecked Sendable {
         network: network, region: region, rootBounds: rootBounds, magnitudes: magnitudes,
         row: row, constant: constant)
     }
-    let hiddenNeurons = network.layers.dropLast().reduce(0) { $0 + $1.outputSize }
+    let hiddenNeurons = network.hiddenNeuronCount
     recomputesLayers = hiddenNeurons <= 4096
-    let hiddenLayers = network.layers.dropLast()
-    let deepAndDense = hiddenLayers.count >= 3 && hiddenLayers.allSatisfy { !$0.matrix.isSparse }
-    earlierLayerWeight = recomputesLayers && deepAndDense ? 4 : 1
+    earlierLayerWeight = recomputesLayers && network.isDeepAndFullyConnected ? 4 : 1
     subproblemBytes =
       objectives.reduce(0) { $0 + 8 * $1.slopeCount } + 64
       + (recomputesLayers ? 8 * hiddenNeurons : 0)

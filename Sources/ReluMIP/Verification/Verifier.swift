@@ -278,8 +278,7 @@ public struct Verifier: Sendable {
   /// the LPs stabilised one ReLU of 366 in the two cases they applied to, costing 2-4 s.
   func resolvedBoundMethod(_ method: BoundMethod, bounds: NetworkBounds) -> BoundMethod {
     guard method == .automatic else { return method }
-    let deepAndDense = network.layers.count - 1 >= 3 && hiddenLayersAreDense
-    return deepAndDense && bounds.unstableCount <= 300 ? .lp : .symbolic
+    return network.isDeepAndFullyConnected && bounds.unstableCount <= 300 ? .lp : .symbolic
   }
 
   /// How deep one goal's MILP is split on ReLU phases so that `options.threads` threads share
@@ -349,11 +348,8 @@ public struct Verifier: Sendable {
 
   /// Fully connected (dense weight matrices) with at least 512 neurons in the hidden layers.
   var isWideAndFullyConnected: Bool {
-    hiddenLayersAreDense && network.layers.dropLast().reduce(0) { $0 + $1.outputSize } >= 512
+    network.hiddenLayersAreDense && network.hiddenNeuronCount >= 512
   }
-
-  /// Every hidden layer's weights stored dense: fully connected, not a convolution.
-  var hiddenLayersAreDense: Bool { network.layers.dropLast().allSatisfy { !$0.matrix.isSparse } }
 
   /// `search`, where `attackPoints` (one per goal, or nil) are the attack's best points from a
   /// caller that ran the attack itself (with `options.attack` off).
