@@ -191,7 +191,7 @@ struct SearchOptions: ParsableArguments {
 struct EngineOptions: ParsableArguments {
   @Option(
     help:
-      "How big-M bounds are computed: auto (the default: lp for the MILP of a network with three or more fully connected hidden layers and at most 300 unstable ReLUs, else symbolic), interval, symbolic (back-substitution) or lp (symbolic, then LP over the region and under each goal's objective cut; tighter, and slower on shallow networks)."
+      "How big-M bounds are computed: auto (the default: lp for a network with three or more fully connected hidden layers, unless --search milp leaves more than 300 ReLUs unstable; else symbolic), interval, symbolic (back-substitution) or lp (symbolic, then LP over the region and under each goal's objective cut; tighter, and slower on shallow networks)."
   )
   var bounds: BoundMethod = .automatic
 

@@ -105,6 +105,53 @@ struct BoundsSoundnessTests {
     }
   }
 
+  /// LP tightening as `auto` runs it on deep networks: from symbolic bounds, each layer bounded
+  /// again by back-substitution before its LPs, which two threads share. Its bounds contain
+  /// sampled activations, are never looser than the symbolic bounds they start from, and are
+  /// as tight as one thread's (a neuron's LP optimum does not depend on which thread solves it,
+  /// so a share left out or merged wrongly would show).
+  @Test(arguments: [PerturbationNorm.linf, .l1])
+  func sharedTighteningIsSoundAndLosesNothing(norm: PerturbationNorm) throws {
+    var tightenedNeurons = 0
+    for seed in Self.seeds {
+      let random = try RandomCase.bounds(seed: seed &* 6151 &+ (norm == .l1 ? 1 : 0), norm: norm)
+      let network = random.network
+      let region = random.region
+      let symbolic = SymbolicBounds.compute(network: network, region: region)
+      let tightened = try [1, 2].map { threads in
+        try LPBoundTightening.tighten(
+          network: network, region: region, bounds: symbolic.bounds,
+          magnitudes: symbolic.magnitudes, dropThreshold: 1e-9, threads: threads, deadline: nil)
+      }
+      for (k, start) in symbolic.bounds.layers.enumerated() {
+        let (one, two) = (tightened[0].layers[k], tightened[1].layers[k])
+        for i in 0..<start.count {
+          #expect(
+            two.lower[i] >= start.lower[i] && two.upper[i] <= start.upper[i],
+            "\(random): layer \(k) neuron \(i) loosened")
+          #expect(two.lower[i] <= two.upper[i], "\(random): layer \(k) neuron \(i) empty")
+          let scale = 1e-7 * (1 + abs(one.lower[i]) + abs(one.upper[i]))
+          #expect(
+            abs(two.lower[i] - one.lower[i]) <= scale && abs(two.upper[i] - one.upper[i]) <= scale,
+            "\(random): layer \(k) neuron \(i): two threads [\(two.lower[i]), \(two.upper[i])], one [\(one.lower[i]), \(one.upper[i])]"
+          )
+          if two.upper[i] < start.upper[i] - 1e-6 || two.lower[i] > start.lower[i] + 1e-6 {
+            tightenedNeurons += 1
+          }
+        }
+      }
+      var generator = SplitMix64(seed: seed ^ 0x7E57)
+      var points = [region.center]
+      for _ in 0..<200 { points.append(RegionSampling.sample(region, using: &generator)) }
+      for point in points
+      where checkContained(network, tightened[1], at: point, what: "shared LP, \(random)") > 0 {
+        break
+      }
+    }
+    // The LPs had something to do.
+    #expect(tightenedNeurons >= 10, "\(tightenedNeurons) neurons tightened")
+  }
+
   /// The safe bound holds for any multipliers, not only GLPK's duals: with random ones, and
   /// with GLPK's duals given tiny values that point at one-sided rows' missing ends, it stays
   /// at or above the LP optimum. Those tiny values (GLPK's own duals carry such signs within

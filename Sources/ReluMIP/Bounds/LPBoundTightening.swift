@@ -1,3 +1,4 @@
+import Foundation
 import GLPK
 
 /// Which bounds the MILP's big-M constants come from.
@@ -10,9 +11,9 @@ public enum BoundMethod: String, Sendable, CaseIterable, Codable {
   /// Symbolic bounds, then each unstable neuron of layers 2… maximised and minimised over the LP
   /// relaxation of the layers before it.
   case lp
-  /// `lp` for the MILP over the whole region of a network with three fully connected hidden
-  /// layers or more whose symbolic bounds leave at most 300 ReLUs unstable; `symbolic`
-  /// otherwise (`Verifier.resolvedBoundMethod`).
+  /// `lp` for the search over the whole region of a network with three fully connected hidden
+  /// layers or more (unless it is a MILP whose symbolic bounds leave more than 300 ReLUs
+  /// unstable); `symbolic` otherwise (`Verifier.resolvedBoundMethod`).
   case automatic = "auto"
 }
 
@@ -23,57 +24,42 @@ enum LPBoundTightening {
   /// inaccurate LP solve can only loosen it. Stops early at `deadline`, keeping what it has; one
   /// LP of a wide network can take seconds, so each LP stops at the deadline too (an LP that
   /// stops early leaves its neuron's bounds as they were).
+  ///
+  /// - Parameters:
+  ///   - magnitudes: `SymbolicBounds.outputMagnitudes` of the hidden layers, or nil. With them,
+  ///     each layer is first bounded again by back-substitution through the layers before it as
+  ///     the LPs left them (cheap next to its LPs, and the neurons it stabilises need none).
+  ///   - threads: threads sharing each layer's LPs, each on an LP of its own (GLPK keeps its
+  ///     state per thread).
   static func tighten(
     network: Network, region: InputRegion, bounds initial: NetworkBounds,
-    dropThreshold: Double, deadline: ContinuousClock.Instant?
+    magnitudes: [[Double]]? = nil, dropThreshold: Double, threads: Int = 1,
+    deadline: ContinuousClock.Instant?
   ) throws -> NetworkBounds {
     var bounds = initial
     let hiddenCount = network.layers.count - 1
-    guard hiddenCount >= 1 else { return bounds }
-    var lpOptions = SimplexOptions()
-    lpOptions.method = .primal
-    for k in 1...hiddenCount {
+    // The first hidden layer's bounds are exact already, and the output layer needs no big-M
+    // (its bounds only bound the margin, which the MILP's own LP bounds better).
+    guard hiddenCount >= 2 else { return bounds }
+    for k in 1..<hiddenCount {
       let layer = network.layers[k]
-      var current = bounds.layers[k]
-      // The output layer needs no big-M; its bounds only bound the margin, which the MILP's own
-      // LP bounds better. Tighten hidden layers only.
-      if k == hiddenCount { break }
-      let candidates = (0..<layer.outputSize).filter { current.isUnstable($0) }
-      if !candidates.isEmpty {
-        var options = MILPEncoding.Options()
-        options.dropThreshold = dropThreshold
-        options.encodedLayers = k
-        let encoding = try MILPEncoding(
-          network: network, region: region, bounds: bounds, options: options)
-        for i in candidates {
-          if let deadline, ContinuousClock.now >= deadline { return bounds }
-          let expression = encoding.expression(
-            layer: layer, neuron: i, inputs: encoding.layerInputs)
-          let (kept, slack) = encoding.split(expression)
-          try encoding.setObjective(kept, maximize: true)
-          for maximize in [true, false] {
-            // Skip a side that another solve already proved stable.
-            if maximize ? current.upper[i] <= 0 : current.lower[i] >= 0 { continue }
-            try encoding.setObjective(kept, maximize: maximize)
-            lpOptions.timeLimit = timeLeft(deadline)
-            guard try encoding.solveRelaxation(lpOptions) == .solved,
-              encoding.relaxationStatus == .optimal
-            else {
-              encoding.resetBasis()
-              continue
-            }
-            let value = encoding.safeBound(of: kept, maximize: maximize)
-            if maximize {
-              current.upper[i] = min(current.upper[i], value + expression.constant + slack)
-            } else {
-              current.lower[i] = max(current.lower[i], value + expression.constant - slack)
-            }
-          }
-        }
+      if let magnitudes {
+        SymbolicBounds.tighten(
+          &bounds.layers[k],
+          neurons: (0..<layer.outputSize).filter { bounds.layers[k].isUnstable($0) },
+          ofLayer: k, network: network,
+          relaxations: (0..<k).map { SymbolicBounds.Relaxation(bounds.layers[$0]) },
+          magnitudes: magnitudes, region: region)
       }
-      bounds.layers[k] = current
+      let candidates = (0..<layer.outputSize).filter { bounds.layers[k].isUnstable($0) }
+      let tightened = try tightenNeurons(
+        candidates, ofLayer: k, network: network, region: region, bounds: bounds,
+        dropThreshold: dropThreshold, threads: min(threads, candidates.count),
+        deadline: deadline)
+      bounds.layers[k] = tightened
+      if let deadline, ContinuousClock.now >= deadline { return bounds }
       // Re-propagate the layers after k from the tightened ones.
-      var previous = current.outputBounds(layer.activation)
+      var previous = tightened.outputBounds(layer.activation)
       for later in (k + 1)..<network.layers.count {
         let propagated = IntervalBounds.propagate(
           network.layers[later], inputLower: previous.lower, inputUpper: previous.upper)
@@ -82,6 +68,76 @@ enum LPBoundTightening {
       }
     }
     return bounds
+  }
+
+  /// Layer `k`'s bounds with each of `neurons` maximised and minimised over the LP relaxation of
+  /// the layers before it. With several threads, each takes every `threads`-th neuron (nearby
+  /// neurons' LPs warm-start each other as well as any) on an LP of its own.
+  private static func tightenNeurons(
+    _ neurons: [Int], ofLayer k: Int, network: Network, region: InputRegion,
+    bounds: NetworkBounds, dropThreshold: Double, threads: Int,
+    deadline: ContinuousClock.Instant?
+  ) throws -> LayerBounds {
+    guard !neurons.isEmpty else { return bounds.layers[k] }
+    let results = ThreadResults<LayerBounds>(count: max(1, threads))
+    runOnThreads(max(1, threads), name: "relumip-lp-bounds") { worker in
+      results.record(worker) {
+        let share = stride(from: worker, to: neurons.count, by: max(1, threads)).map {
+          neurons[$0]
+        }
+        return try tightenShare(
+          share, ofLayer: k, network: network, region: region, bounds: bounds,
+          dropThreshold: dropThreshold, deadline: deadline)
+      }
+    }
+    var layerBounds = bounds.layers[k]
+    for shareBounds in try results.values() {
+      for i in neurons {
+        layerBounds.lower[i] = max(layerBounds.lower[i], shareBounds.lower[i])
+        layerBounds.upper[i] = min(layerBounds.upper[i], shareBounds.upper[i])
+      }
+    }
+    return layerBounds
+  }
+
+  /// One thread's share of `tightenNeurons`, on an LP of its own.
+  private static func tightenShare(
+    _ neurons: [Int], ofLayer k: Int, network: Network, region: InputRegion,
+    bounds: NetworkBounds, dropThreshold: Double, deadline: ContinuousClock.Instant?
+  ) throws -> LayerBounds {
+    let layer = network.layers[k]
+    var current = bounds.layers[k]
+    var lpOptions = SimplexOptions()
+    lpOptions.method = .primal
+    var options = MILPEncoding.Options()
+    options.dropThreshold = dropThreshold
+    options.encodedLayers = k
+    let encoding = try MILPEncoding(
+      network: network, region: region, bounds: bounds, options: options)
+    for i in neurons {
+      if let deadline, ContinuousClock.now >= deadline { break }
+      let expression = encoding.expression(layer: layer, neuron: i, inputs: encoding.layerInputs)
+      let (kept, slack) = encoding.split(expression)
+      for maximize in [true, false] {
+        // Skip a side that another solve already proved stable.
+        if maximize ? current.upper[i] <= 0 : current.lower[i] >= 0 { continue }
+        try encoding.setObjective(kept, maximize: maximize)
+        lpOptions.timeLimit = timeLeft(deadline)
+        guard try encoding.solveRelaxation(lpOptions) == .solved,
+          encoding.relaxationStatus == .optimal
+        else {
+          encoding.resetBasis()
+          continue
+        }
+        let value = encoding.safeBound(of: kept, maximize: maximize)
+        if maximize {
+          current.upper[i] = min(current.upper[i], value + expression.constant + slack)
+        } else {
+          current.lower[i] = max(current.lower[i], value + expression.constant - slack)
+        }
+      }
+    }
+    return current
   }
 
   enum CutOutcome {
@@ -171,5 +227,23 @@ enum LPBoundTightening {
       }
     }
     return .bounds(bounds)
+  }
+}
+
+/// What each of several threads computed (or the error it threw), by worker index.
+final class ThreadResults<Value>: @unchecked Sendable {
+  private let lock = NSLock()
+  private var results: [Result<Value, any Error>?]
+
+  init(count: Int) { results = Array(repeating: nil, count: count) }
+
+  func record(_ worker: Int, _ work: () throws -> Value) {
+    let result = Result { try work() }
+    lock.withLock { results[worker] = result }
+  }
+
+  /// Every worker's value, in worker order; rethrows the first worker's error.
+  func values() throws -> [Value] {
+    try lock.withLock { results }.compactMap { try $0?.get() }
   }
 }

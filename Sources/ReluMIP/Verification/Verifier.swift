@@ -189,14 +189,14 @@ public struct Verifier: Sendable {
     guard region.dimension == network.inputSize else {
       throw PropertyError.centerSizeMismatch(expected: network.inputSize, found: region.dimension)
     }
-    var bounds =
-      boundMethod == .interval
-      ? IntervalBounds.compute(network: network, region: region)
-      : SymbolicBounds.compute(network: network, region: region).bounds
+    let symbolic =
+      boundMethod == .interval ? nil : SymbolicBounds.compute(network: network, region: region)
+    var bounds = symbolic?.bounds ?? IntervalBounds.compute(network: network, region: region)
     if resolvedBoundMethod(boundMethod, bounds: bounds) == .lp {
       bounds = try LPBoundTightening.tighten(
-        network: network, region: region, bounds: bounds,
-        dropThreshold: VerificationOptions().dropThreshold, deadline: nil)
+        network: network, region: region, bounds: bounds, magnitudes: symbolic?.magnitudes,
+        dropThreshold: VerificationOptions().dropThreshold,
+        threads: ProcessInfo.processInfo.activeProcessorCount, deadline: nil)
     }
     var rows = [
       LayerStatistics(
@@ -267,18 +267,27 @@ public struct Verifier: Sendable {
     try search(region: region, goals: goals, options: options, attackPoints: nil)
   }
 
-  /// What `auto` bounds mean for a search over the whole region: `lp` (LP tightening, then
-  /// tightening under each goal's cut after a first look by the tree) on networks of three
-  /// fully connected hidden layers or more (dense weight matrices) once their symbolic bounds
-  /// leave at most 300 ReLUs unstable, where back-substitution's looseness compounds and the LPs
-  /// stay affordable; `symbolic` otherwise. Measured on MNIST-FC 256x4 at 300 s: prop_0_0.03
-  /// unsat in 52 s with `lp` (a timeout with `symbolic`), prop_5_0.03 92 s (217 s),
-  /// prop_13_0.03 12 s (33 s). On two hidden layers `symbolic` did better (the seed network's 80
-  /// benchmark cases: 73 s against 94 s with `lp`), and on oval21's convolutional networks
-  /// the LPs stabilised one ReLU of 366 in the two cases they applied to, costing 2-4 s.
-  func resolvedBoundMethod(_ method: BoundMethod, bounds: NetworkBounds) -> BoundMethod {
+  /// What `auto` bounds mean for a search over the whole region: `lp` (LP tightening; on the
+  /// MILP path also tightening under each goal's cut after a first look by the tree) on networks
+  /// of three fully connected hidden layers or more (dense weight matrices), where
+  /// back-substitution's looseness compounds; `symbolic` otherwise, and for a MILP (`--search
+  /// milp`) whose symbolic bounds leave more than 300 ReLUs unstable, where GLPK's tree would not
+  /// get far whatever its big-M constants.
+  ///
+  /// Measured on MNIST-FC 256x4 at 300 s: prop_0_0.03 unsat in 52 s with `lp` (a timeout with
+  /// `symbolic`), prop_5_0.03 92 s (217 s), prop_13_0.03 12 s (33 s); prop_10_0.05 (324
+  /// unstable with `symbolic`, 182 after the LPs) 29 s against 101 s. On 256x6, prop_5_0.03
+  /// (926 unstable, 781 after 94 s of LPs on two threads) was proven in 261 s, where with
+  /// `symbolic` its first goal's bound stayed above 340 with every subproblem open. On two
+  /// hidden layers `symbolic` did better (the seed network's 80 benchmark cases: 73 s against
+  /// 94 s with `lp`), and on oval21's convolutional networks the LPs stabilised one ReLU of 366
+  /// in the two cases they applied to, costing 2-4 s.
+  func resolvedBoundMethod(
+    _ method: BoundMethod, bounds: NetworkBounds, searchStrategy: SearchStrategy = .automatic
+  ) -> BoundMethod {
     guard method == .automatic else { return method }
-    return network.isDeepAndFullyConnected && bounds.unstableCount <= 300 ? .lp : .symbolic
+    guard network.isDeepAndFullyConnected else { return .symbolic }
+    return searchStrategy != .milp || bounds.unstableCount <= 300 ? .lp : .symbolic
   }
 
   /// How deep one goal's MILP is split on ReLU phases so that `options.threads` threads share
@@ -493,12 +502,17 @@ public struct Verifier: Sendable {
     // `auto` settles here, for the search over the whole region only: input splitting has
     // returned, and its boxes' MILPs keep symbolic bounds.
     var searchOptions = options
-    searchOptions.boundMethod = resolvedBoundMethod(options.boundMethod, bounds: cheapBounds)
+    searchOptions.boundMethod = resolvedBoundMethod(
+      options.boundMethod, bounds: cheapBounds, searchStrategy: options.searchStrategy)
     if searchOptions.boundMethod == .lp {
       let tighteningStart = clock.now
+      // At most half the time left, so the search gets the rest: past it the layers not yet
+      // tightened keep their symbolic bounds.
+      let tighteningDeadline = deadline.map { tighteningStart + (($0 - tighteningStart) / 2) }
       let bounds = try LPBoundTightening.tighten(
-        network: network, region: region, bounds: cheapBounds,
-        dropThreshold: options.dropThreshold, deadline: deadline)
+        network: network, region: region, bounds: cheapBounds, magnitudes: magnitudes,
+        dropThreshold: options.dropThreshold, threads: options.threads,
+        deadline: tighteningDeadline)
       encoding = try MILPEncoding(
         network: network, region: region, bounds: bounds, options: encodingOptions)
       timings.bounds += seconds(clock.now - tighteningStart)
