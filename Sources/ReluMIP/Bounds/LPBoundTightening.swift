@@ -79,12 +79,11 @@ enum LPBoundTightening {
     deadline: ContinuousClock.Instant?
   ) throws -> LayerBounds {
     guard !neurons.isEmpty else { return bounds.layers[k] }
-    let results = ThreadResults<LayerBounds>(count: max(1, threads))
-    runOnThreads(max(1, threads), name: "relumip-lp-bounds") { worker in
+    let threads = max(1, threads)
+    let results = ThreadResults<LayerBounds>(count: threads)
+    runOnThreads(threads, name: "relumip-lp-bounds") { worker in
       results.record(worker) {
-        let share = stride(from: worker, to: neurons.count, by: max(1, threads)).map {
-          neurons[$0]
-        }
+        let share = stride(from: worker, to: neurons.count, by: threads).map { neurons[$0] }
         return try tightenShare(
           share, ofLayer: k, network: network, region: region, bounds: bounds,
           dropThreshold: dropThreshold, deadline: deadline)
