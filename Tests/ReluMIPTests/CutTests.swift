@@ -87,6 +87,69 @@ struct CutTests {
     #expect(strictlyStronger >= 20, "\(strictlyStronger) strictly deeper cuts")
     #expect(checked >= 10_000, "\(checked) checks")
   }
+
+  /// `sparsened` rewrites a cut with the neuron's definition row and the L1 budget's column:
+  /// the same inequality, up to the rows' rounding slack, with no more nonzeros. On random
+  /// networks with more inputs (where a first-layer cut names most of them), at LP points with
+  /// fractional phases: each cut's slack at the LP point and at sampled MILP points is the
+  /// original's, within 1e-7 of their size, and many cuts shrink. (That the sparse cuts hold at
+  /// true points is `cutsHoldAtEveryPointAndTheBudgetOnlyTightens`, which sees them.)
+  @Test func sparsenedCutsAreTheSameInequalityWithFewerNonzeros() throws {
+    var shrunk = 0
+    var compared = 0
+    for seed in UInt64(0)..<UInt64(30) * PropertyTestScale.factor {
+      var generator = SplitMix64(seed: 93_000 &+ seed)
+      let inputs = 12 + Int(generator.next() % 20)
+      let hidden = [Int(3 + generator.next() % 6), Int(2 + generator.next() % 5)]
+      let network = RandomNetworks.make(
+        inputs: inputs, hidden: hidden, outputs: 3, using: &generator)
+      let norm: PerturbationNorm = seed % 3 == 0 ? .linf : .l1
+      let region = try InputRegion(
+        center: RandomNetworks.point(inputs, using: &generator), norm: norm,
+        radius: norm == .l1 ? generator.uniform(0.3, 3) : generator.uniform(0.05, 0.4))
+      let bounds = IntervalBounds.compute(network: network, region: region)
+      let encoding = try MILPEncoding(network: network, region: region, bounds: bounds)
+      let output = network.layers[network.layers.count - 1]
+      let points = (0..<100).compactMap {
+        _ in encoding.milpPoint(forInput: RegionSampling.sample(region, using: &generator))
+      }
+      func slack(_ cut: MILPEncoding.Cut, at values: [Double]) -> (slack: Double, size: Double) {
+        var left = 0.0
+        var size = abs(cut.upperBound)
+        for (column, coefficient) in zip(cut.columns, cut.coefficients) {
+          left += coefficient * values[column]
+          size += abs(coefficient * values[column])
+        }
+        return (cut.upperBound - left, size)
+      }
+      for k in 0..<output.outputSize {
+        let (kept, _) = encoding.split(
+          encoding.expression(layer: output, neuron: k, inputs: encoding.layerInputs))
+        for maximize in [true, false] {
+          guard try encoding.solvesRelaxation(of: kept, maximize: maximize) else { continue }
+          let values = encoding.relaxationValues
+          let originals = encoding.violatedIdealCuts(at: values, sparsens: false)
+          let sparse = encoding.violatedIdealCuts(at: values)
+          try #require(originals.map(\.neuron) == sparse.map(\.neuron), "seed \(seed)")
+          for (original, cut) in zip(originals, sparse) {
+            #expect(cut.columns.count <= original.columns.count, "seed \(seed)")
+            if cut.columns.count < original.columns.count { shrunk += 1 }
+            for point in [values] + points {
+              let (a, aSize) = slack(original, at: point)
+              let (b, bSize) = slack(cut, at: point)
+              compared += 1
+              #expect(
+                abs(a - b) <= 1e-7 * (1 + aSize + bSize),
+                "seed \(seed): slack \(b) instead of \(a) (\(original.columns.count) → \(cut.columns.count) nonzeros)"
+              )
+            }
+          }
+        }
+      }
+    }
+    #expect(shrunk >= 30, "\(shrunk) cuts shrank")
+    #expect(compared >= 5_000, "\(compared) comparisons")
+  }
 }
 
 extension MILPEncoding {

@@ -105,9 +105,18 @@ final class MILPEncoding {
   private var marginRange: (lower: Double, upper: Double)?
   private(set) var statistics: [LayerStatistics] = []
 
-  /// The L1 region's budget row `Σ (up + down) ≤ radius` as loaded (every input perturbation
-  /// column, and the row's upper end); nil for an L∞ region.
-  private var l1Budget: (columns: [Int], members: Set<Int>, radius: Double)?
+  /// The L1 region's budget: every input perturbation column, the column `used` that the row
+  /// `Σ (up + down) − used ∈ [usedRowLower, usedRowUpper]` ties to their sum (`used` ∈ [0, δ]),
+  /// and the sum's largest value, `radius`; nil for an L∞ region.
+  private var l1Budget: L1Budget?
+  private struct L1Budget {
+    var columns: [Int]
+    var members: Set<Int>
+    var used: Int
+    var usedRowLower: Double
+    var usedRowUpper: Double
+    var radius: Double
+  }
   /// Every unstable neuron's columns and the row that defines its pre-activation.
   private var unstableNeurons: [(z: Int, y: Int, a: Int, definitionRow: Int)] = []
   private var columnLower: [Double] = []
@@ -225,10 +234,15 @@ final class MILPEncoding {
     }
     var inputRows = 0
     if region.norm == .l1 && !l1Terms.isEmpty {
+      // The budget used is a column of its own, so that a cut can name the sum of every
+      // perturbation column in one coefficient (`sparsened`).
+      let used = try addColumn(0, region.radius)
       let row = try addRow(
-        AffineExpression(constant: 0, terms: l1Terms), lower: -.infinity, upper: region.radius)
+        AffineExpression(constant: 0, terms: l1Terms + [(used, -1)]), lower: 0, upper: 0)
       let columns = l1Terms.map(\.column)
-      l1Budget = (columns, Set(columns), rowUpper[row])
+      l1Budget = L1Budget(
+        columns: columns, members: Set(columns), used: used, usedRowLower: rowLower[row],
+        usedRowUpper: rowUpper[row], radius: (region.radius + rowUpper[row]).nextUp)
       inputRows = 1
     }
     statistics.append(
@@ -538,7 +552,8 @@ final class MILPEncoding {
   /// global here, and `b` is the definition row's upper end (constant plus dropped-coefficient
   /// slack), so every cut is valid for the whole MILP.
   func violatedIdealCuts(
-    at values: [Double], minimumViolation: Double = 1e-6, usesL1Budget: Bool = true
+    at values: [Double], minimumViolation: Double = 1e-6, usesL1Budget: Bool = true,
+    sparsens: Bool = true
   ) -> [Cut] {
     var cuts: [Cut] = []
     for (index, neuron) in unstableNeurons.enumerated() {
@@ -547,7 +562,9 @@ final class MILPEncoding {
       if usesL1Budget, let budget = l1Budget,
         let cut = l1HullCut(index, at: values, budget: budget)
       {
-        if cut.violation > minimumViolation * max(1, abs(values[neuron.y])) { cuts.append(cut) }
+        if cut.violation > minimumViolation * max(1, abs(values[neuron.y])) {
+          cuts.append(sparsens ? sparsened(cut) : cut)
+        }
         continue
       }
       // The definition row reads Σ wᵢxᵢ − z ∈ [low, high], so z ≤ Σ wᵢxᵢ − low.
@@ -590,13 +607,120 @@ final class MILPEncoding {
       // Widen by the rounding error of the sums, so the cut never cuts off a true point: the
       // a-coefficient (a ∈ [0, 1]) and the constant are each a sum of those products.
       let terms = rowTerms[neuron.definitionRow].count + 1
-      cuts.append(
-        Cut(
-          columns: columns, coefficients: coefficients,
-          upperBound: constant + 2 * roundingMargin(products, terms: terms),
-          violation: violation, neuron: index))
+      let cut = Cut(
+        columns: columns, coefficients: coefficients,
+        upperBound: constant + 2 * roundingMargin(products, terms: terms),
+        violation: violation, neuron: index)
+      cuts.append(sparsens ? sparsened(cut) : cut)
     }
     return cuts
+  }
+
+  /// The same cut with fewest nonzeros, written with the neuron's definition row and the L1
+  /// budget's column: a cut over a first-layer neuron names most of the inputs, with
+  /// coefficients that mostly equal the weight times −λ plus a common μ, so
+  ///   Σ gᵥvᵥ = Σ (gᵥ − λwᵥ − μ)vᵥ + λ(z + r) + μ(used + e)
+  /// over the definition row Σ wᵥvᵥ − z = r ∈ [low, high] and the budget row Σ vᵥ − used = e.
+  /// The row activities r and e are replaced by their worst ends, which at most adds the rows'
+  /// rounding slack. Each LP GLPK solves in the tree costs in proportion to the matrix's nonzeros
+  /// (it rebuilds its LP and prices branching candidates with `glp_eval_tab_row`), and the
+  /// root's cuts held half of them on the seed network.
+  func sparsened(_ cut: Cut) -> Cut {
+    let row = unstableNeurons[cut.neuron].definitionRow
+    var original: [Int: Double] = [:]
+    for (column, coefficient) in zip(cut.columns, cut.coefficients) {
+      original[column, default: 0] += coefficient
+    }
+    var weight: [Int: Double] = [:]
+    for term in rowTerms[row] { weight[term.column, default: 0] += term.coefficient }
+    let budget = l1Budget
+    let budgetColumns = budget?.members ?? []
+    var columns = Set(original.keys).union(weight.keys)
+    if budget != nil { columns.formUnion(budgetColumns) }
+    let ordered = columns.sorted()
+
+    var best: (count: Int, lambda: Double, mu: Double)?
+    for lambda in [0.0, -1, 1] {
+      var mu = 0.0
+      if budget != nil {
+        // The most frequent value of g − λw over the budget's columns.
+        var frequency: [Double: (count: Int, value: Double)] = [:]
+        for column in budget!.columns {
+          let value = (original[column] ?? 0) - lambda * (weight[column] ?? 0)
+          frequency[Self.clusterKey(value), default: (0, value)].count += 1
+        }
+        if let mode = frequency.max(by: { ($0.value.count, $1.key) < ($1.value.count, $0.key) }) {
+          mu = mode.value.value
+        }
+      }
+      var count = mu != 0 ? 1 : 0
+      for column in ordered {
+        let g = original[column] ?? 0
+        let w = weight[column] ?? 0
+        let common = budgetColumns.contains(column) ? mu : 0
+        let d = g - lambda * w - common
+        if abs(d) > Self.cancellation(g, w, common) && abs(d) >= options.dropThreshold {
+          count += 1
+        }
+      }
+      if best == nil || count < best!.count { best = (count, lambda, mu) }
+    }
+    guard let best, best.lambda != 0 || best.mu != 0, best.count < cut.columns.count else {
+      return cut
+    }
+
+    // Σ g'·col + μ·used ≤ β − λr − μe + (what the dropped terms and the roundings can add).
+    var kept: [(column: Int, coefficient: Double)] = []
+    var slack = 0.0
+    var magnitude = abs(cut.upperBound)
+    for column in ordered {
+      let g = original[column] ?? 0
+      let w = weight[column] ?? 0
+      let common = budgetColumns.contains(column) ? best.mu : 0
+      let d = g - best.lambda * w - common
+      let reach = max(abs(columnLower[column]), abs(columnUpper[column]))
+      // d is rounded twice: at most 2u·(|g| + |λw| + |μ|).
+      slack += Self.cancellation(g, w, common) * reach
+      if d == 0 { continue }
+      if abs(d) <= Self.cancellation(g, w, common) || abs(d) < options.dropThreshold {
+        // Dropping d·col from the left side adds at most its largest −d·col to the right.
+        slack += max(-d * columnLower[column], -d * columnUpper[column], 0)
+      } else {
+        kept.append((column, d))
+      }
+    }
+    var upperBound = cut.upperBound
+    if best.lambda != 0 {
+      let rowEnd = best.lambda > 0 ? rowLower[row] : rowUpper[row]
+      upperBound -= best.lambda * rowEnd
+      magnitude += abs(rowEnd)
+    }
+    if let budget, best.mu != 0 {
+      let budgetEnd = best.mu > 0 ? budget.usedRowLower : budget.usedRowUpper
+      upperBound -= best.mu * budgetEnd
+      magnitude += abs(best.mu * budgetEnd)
+      kept.append((budget.used, best.mu))
+    }
+    upperBound += (slack * (1 + roundingGamma(terms: ordered.count + 4))).nextUp
+    upperBound += roundingMargin(magnitude + slack, terms: 4)
+    guard upperBound.isFinite else { return cut }
+    return Cut(
+      columns: kept.map(\.column), coefficients: kept.map(\.coefficient),
+      upperBound: upperBound.nextUp, violation: cut.violation, neuron: cut.neuron)
+  }
+
+  /// Values of g − λw that differ by less than this are one cluster: the cut's coefficients
+  /// equal λw + μ up to the rounding of the knapsack's arithmetic.
+  private static func clusterKey(_ value: Double) -> Double {
+    if value == 0 || !value.isFinite { return value }
+    let scale = Double(sign: .plus, exponent: value.exponent - 30, significand: 1)
+    return (value / scale).rounded() * scale
+  }
+
+  /// The largest rounding error of computing g − λw − μ (|λ| ≤ 1): two roundings, each at
+  /// most a unit in the last place of the largest operand.
+  private static func cancellation(_ g: Double, _ w: Double, _ mu: Double) -> Double {
+    4 * 0x1p-53 * (abs(g) + abs(w) + abs(mu))
   }
 
   /// The most violated inequality of the convex hull of a first-layer ReLU over the L1 region
@@ -618,7 +742,7 @@ final class MILPEncoding {
   /// seven shrank (example 9 at δ 5: 1,063 instead of 1,399; example 13: 799 instead of 1,191),
   /// four grew (example 1: 2,133 instead of 1,715).
   private func l1HullCut(
-    _ index: Int, at values: [Double], budget: (columns: [Int], members: Set<Int>, radius: Double)
+    _ index: Int, at values: [Double], budget: L1Budget
   ) -> Cut? {
     let neuron = unstableNeurons[index]
     let a = values[neuron.a]
@@ -845,6 +969,10 @@ final class MILPEncoding {
       let d = input[j] - region.center[j]
       if let up = inputUp[j] { values[up] = region.norm == .l1 ? max(d, 0) : d }
       if let down = inputDown[j] { values[down] = max(-d, 0) }
+    }
+    if let budget = l1Budget {
+      let used = budget.columns.reduce(0) { $0 + values[$1] }
+      values[budget.used] = min(used, columnUpper[budget.used])
     }
     let preActivations = network.preActivations(input)
     for (k, encodings) in neurons.enumerated() {
