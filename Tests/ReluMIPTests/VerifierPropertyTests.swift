@@ -417,6 +417,52 @@ struct VerifierPropertyTests {
     }
   }
 
+  /// With LP bounds and the ReLU-phase search, the first short pass over the goals runs on the
+  /// symbolic bounds before any LP: a counterexample it finds ends the run with no LP
+  /// tightening, and when it leaves goals open the LPs come after it. Either way the verdict is
+  /// the one the symbolic bounds alone give.
+  @Test func firstPassOverTheGoalsComesBeforeTheLPs() throws {
+    var foundFirst = 0
+    var tightenedAfter = 0
+    for seed in UInt64(0)..<UInt64(300) {
+      let tiny = try TinyCase(seed: 7_100 + seed, hiddenLayers: 3)
+      guard tiny.network.outputSize == 3 else { continue }
+      let verifier = try Verifier(network: tiny.network)
+      let output = CollectedOutput()
+      var options = VerificationOptions()
+      options.target = .all
+      options.attack = false
+      options.linearRegionSearch = false
+      options.searchStrategy = .reluSplit
+      options.threads = 1
+      options.boundMethod = .lp
+      options.solverOutput = { output.append($0) }
+      let withLP = try verifier.verify(region: tiny.region, options: options)
+      options.boundMethod = .symbolic
+      options.solverOutput = nil
+      let symbolic = try verifier.verify(region: tiny.region, options: options)
+      #expect(
+        withLP.verdict == symbolic.verdict, "\(withLP.verdict) ≠ \(symbolic.verdict) — \(tiny)")
+      let stages = output.text.split(separator: "\n")
+      let firstPass = stages.indices.filter {
+        stages[$0].contains("in the first pass over the goals")
+      }
+      let lp = stages.firstIndex { $0.contains("bounds tightened by LP") }
+      if stages.contains(where: { $0.contains(": counterexample in the first pass") }) {
+        foundFirst += 1
+        #expect(lp == nil, "LPs after the first pass's counterexample: \(stages) — \(tiny)")
+        #expect(withLP.verdict == .counterexample, "\(stages) — \(tiny)")
+      }
+      if let lp {
+        tightenedAfter += 1
+        #expect(firstPass.allSatisfy { $0 < lp }, "\(stages) — \(tiny)")
+      }
+    }
+    // Both paths ran, so neither check is vacuous.
+    #expect(foundFirst >= 3, "\(foundFirst) counterexamples in the first pass")
+    #expect(tightenedAfter >= 3, "\(tightenedAfter) runs tightened by LP")
+  }
+
   /// The table a report shows for a run that built no MILP counts what the MILP would have
   /// started from: the same bounds give the same stable and unstable neurons.
   @Test(arguments: [1, 2, 3, 4] as [UInt64])
