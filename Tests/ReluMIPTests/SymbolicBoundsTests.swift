@@ -335,6 +335,68 @@ struct SymbolicBoundsTests {
             #expect(masked[i] == shift[i])
           }
         }
+        // Near a base point: the columns of the few coordinates that moved, added to the
+        // product at the base (dense storage only; nil past a quarter of the coordinates).
+        let near = x.indices.map { j in j % 5 == 2 ? x[j] + generator.uniform(-1, 1) : x[j] }
+        let moved = matrix.multiply(near, near: x, atBase: ordered)
+        if matrix.isSparse || 4 * x.indices.filter({ near[$0] != x[$0] }).count > columns {
+          #expect(moved == nil, "\(columns) columns, sparse: \(matrix.isSparse)")
+        } else if let moved {
+          let full = matrix.multiply(near, adding: shift)
+          for i in 0..<rows {
+            #expect(abs(moved[i] - full[i]) <= 1e-12 * Double(columns + 1))
+          }
+        } else {
+          Issue.record("no product near the base: \(columns) columns")
+        }
+      }
+    }
+  }
+
+  /// The L1 ball's extreme (`SymbolicBounds.maximum`, `OptimizedBound.maximum`) keeps a short
+  /// list of the coordinates the budget reaches instead of sorting them all: its value equals the
+  /// greedy knapsack over every coordinate sorted by |row[j]|, its point lies in the region and
+  /// attains it, for maximum and minimum, on rows with ties and zeros, centers at the box's ends
+  /// (no room one way), radii beyond the whole box, and a ball without a box (infinite rooms).
+  @Test func l1ExtremeEqualsTheSortedKnapsack() throws {
+    var generator = SplitMix64(seed: 0x11_4A95)
+    for trial in 0..<400 {
+      let n = 1 + Int(generator.next() % 40)
+      let center = (0..<n).map { _ -> Double in
+        switch generator.next() % 4 {
+        case 0: return 0
+        case 1: return 1
+        default: return generator.uniform(0, 1)
+        }
+      }
+      let radius = trial % 10 == 0 ? generator.uniform(0, 60) : generator.uniform(0, 4)
+      let box: (Double, Double)? = trial % 7 == 0 ? nil : (0, 1)
+      let region = try InputRegion(center: center, norm: .l1, radius: radius, box: box)
+      let levels = [-2.0, -0.5, 0, 0.5, 1, 2]
+      let row = (0..<n).map { _ in
+        generator.next() % 3 == 0
+          ? levels[Int(generator.next() % 6)] : generator.uniform(-2, 2)
+      }
+      for maximize in [true, false] {
+        let sign: Double = maximize ? 1 : -1
+        var expected = zip(row, center).reduce(0) { $0 + $1.0 * $1.1 }
+        var budget = radius
+        for j in row.indices.sorted(by: { abs(row[$0]) > abs(row[$1]) }) where row[j] != 0 {
+          let up = (row[j] * sign) > 0
+          let step = min(up ? region.upRoom(j) : region.downRoom(j), budget)
+          expected += sign * abs(row[j]) * step
+          budget -= step
+        }
+        let value = SymbolicBounds.maximum(of: row, over: region, maximize: maximize)
+        let scale = 1e-12 * (1 + abs(expected))
+        #expect(abs(value - expected) <= scale, "trial \(trial): \(value) ≠ \(expected)")
+        if maximize {
+          let (optimum, point) = OptimizedBound.maximum(of: row, over: region)
+          #expect(optimum == value, "trial \(trial)")
+          #expect(region.contains(point), "trial \(trial): \(point) outside the region")
+          let attained = zip(row, point).reduce(0) { $0 + $1.0 * $1.1 }
+          #expect(abs(attained - value) <= scale, "trial \(trial): \(attained) ≠ \(value)")
+        }
       }
     }
   }

@@ -32,6 +32,11 @@ struct OptimizedBound {
   let slopeIndex: [[Int32]]
   let slopeCount: Int
   private let relativeMargin: Double
+  /// The first layer's pre-activations at the center of an L1 ball. The bound's maximiser there
+  /// is the center moved along a few coordinates, so the forward pass adds their columns to
+  /// these instead of multiplying the whole first layer: on the seed network that product was
+  /// half of `evaluate`'s work.
+  private let firstLayerAtCenter: [Double]?
 
   /// The free parameters: a lower slope per root-unstable neuron, a multiplier per split.
   struct Parameters: Sendable {
@@ -87,6 +92,12 @@ struct OptimizedBound {
     // As in `SymbolicBounds.bound`: sums expanded along paths of at most `depth` factors.
     let depth = (0..<(m + 1)).reduce(region.dimension + 4) { $0 + network.layers[$1].inputSize + 3 }
     relativeMargin = max(1e-9, 4 * roundingGamma(terms: depth))
+    if region.norm == .l1, m >= 0, !network.layers[0].matrix.isSparse {
+      firstLayerAtCenter = network.layers[0].matrix.multiply(
+        region.center, adding: network.layers[0].bias)
+    } else {
+      firstLayerAtCenter = nil
+    }
   }
 
   /// The slopes that `SymbolicBounds` uses (1 where `u > −l`, else 0), no multipliers.
@@ -166,8 +177,7 @@ struct OptimizedBound {
       }
       lambda = next
     }
-    let point = Self.maximizer(of: lambda, over: region)
-    let extreme = SymbolicBounds.maximum(of: lambda, over: region, maximize: true)
+    let (extreme, point) = Self.maximum(of: lambda, over: region)
     var total = abs(constant) + multiplierMagnitude
     let outputMagnitudes = m >= 0 ? magnitudes[m] : SymbolicBounds.inputReach(region)
     for j in row.indices { total += abs(row[j]) * outputMagnitudes[j] }
@@ -184,8 +194,14 @@ struct OptimizedBound {
       // multiplier gradient still reads.
       var needed = upper.map { $0 > 0 }
       for split in splitsByLayer[p] { needed[split.neuron] = true }
-      let z = layers[p].matrix.multiplyReordered(
-        activation, adding: layers[p].bias, onlyRows: needed)
+      let z =
+        p == 0
+        ? firstLayerAtCenter.flatMap {
+          layers[0].matrix.multiply(activation, near: region.center, atBase: $0)
+        }
+          ?? layers[0].matrix.multiplyReordered(
+            activation, adding: layers[0].bias, onlyRows: needed)
+        : layers[p].matrix.multiplyReordered(activation, adding: layers[p].bias, onlyRows: needed)
       var next = z
       for j in z.indices {
         let (l, u) = (lower[j], upper[j])
@@ -220,24 +236,24 @@ struct OptimizedBound {
     return (slope, (-slope * l * (1 + 1e-15)).nextUp)
   }
 
-  /// A point of the region where `Σ row[j]·x[j]` is largest (the argument of
-  /// `SymbolicBounds.maximum`).
-  static func maximizer(of row: [Double], over region: InputRegion) -> [Double] {
+  /// `SymbolicBounds.maximum` of `Σ row[j]·x[j]` over the region, and a point where it is
+  /// reached.
+  static func maximum(of row: [Double], over region: InputRegion) -> (
+    value: Double, point: [Double]
+  ) {
     switch region.norm {
     case .linf:
-      return row.indices.map { j in
+      let point = row.indices.map { j in
         row[j] > 0 ? region.highest(j) : row[j] < 0 ? region.lowest(j) : region.center[j]
       }
+      return (SymbolicBounds.maximum(of: row, over: region, maximize: true), point)
     case .l1:
+      let moves = region.l1Moves(along: row, maximize: true)
       var point = region.center
-      var budget = region.radius
-      for j in row.indices.filter({ row[$0] != 0 }).sorted(by: { abs(row[$0]) > abs(row[$1]) }) {
-        if budget <= 0 { break }
-        let step = min(row[j] > 0 ? region.upRoom(j) : region.downRoom(j), budget)
-        point[j] += row[j] > 0 ? step : -step
-        budget -= step
+      for move in moves {
+        point[move.coordinate] += move.upwards ? move.distance : -move.distance
       }
-      return point
+      return (region.l1Value(of: row, after: moves, maximize: true), point)
     }
   }
 

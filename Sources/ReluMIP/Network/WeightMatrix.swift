@@ -248,6 +248,32 @@ public struct WeightMatrix: Sendable, Equatable {
     return result
   }
 
+  /// `self · x + shift` for an `x` that differs from `base` in few coordinates, given
+  /// `atBase = self · base + shift`: the columns of those coordinates, times the differences,
+  /// added to `atBase`. Rounded differently from `multiply`, so, like `multiplyReordered`, only
+  /// for values that steer a search. nil for sparse storage, or when more than a quarter of
+  /// the coordinates differ (the full product is then as cheap).
+  func multiply(_ x: [Double], near base: [Double], atBase: [Double]) -> [Double]? {
+    guard case .dense(let values) = storage else { return nil }
+    precondition(
+      x.count == columns && base.count == columns && atBase.count == rows,
+      "matrix product of the wrong size")
+    var changed: [(column: Int, difference: Double)] = []
+    for j in 0..<columns where x[j] != base[j] {
+      changed.append((j, x[j] - base[j]))
+      if 4 * changed.count > columns { return nil }
+    }
+    var result = atBase
+    values.withUnsafeBufferPointer { w in
+      result.withUnsafeMutableBufferPointer { result in
+        for (j, difference) in changed {
+          for i in 0..<rows { result[i] += w[i * columns + j] * difference }
+        }
+      }
+    }
+    return result
+  }
+
   /// `target += g · (row i)`, the transposed product one row at a time (gradients,
   /// back-substitution).
   ///
