@@ -217,7 +217,7 @@ struct EngineOptions: ParsableArguments {
   @Option(
     name: .customLong("search"),
     help:
-      "auto (input splitting for L∞ regions over at most 16 inputs; else the MILP, or relu-split once it has more than 300 binaries or the network is fully connected with 512 hidden neurons or more), milp (one MILP over the whole region, GLPK's branch-and-cut), split (branch and bound over the input box, L∞ only) or relu-split (branch and bound over ReLU phases with optimised bounds, an LP per fully split subproblem)."
+      "auto (input splitting for L∞ regions over at most 16 inputs; else the MILP, or relu-split once it has more than 300 binaries, or the network is fully connected with 512 hidden neurons or more, or fully connected over an L1 ball), milp (one MILP over the whole region, GLPK's branch-and-cut), split (branch and bound over the input box, L∞ only) or relu-split (branch and bound over ReLU phases with optimised bounds, an LP per fully split subproblem)."
   )
   var searchStrategy: SearchStrategy = .automatic
 

@@ -55,11 +55,12 @@ struct ResourceLimitTests {
 
   @Test func memoryLimitStopsBranchAndCut() throws {
     var treeRuns = 0
-    for seed in UInt64(1)...UInt64(240) where seed % 2 == 1 {  // L1 cases: the MILP path
+    for seed in UInt64(1)...UInt64(240) where seed % 2 == 1 {  // L1 cases, asked for the MILP
       let tiny = try TinyCase(seed: seed)
       let verifier = try Verifier(network: tiny.network)
       var options = VerificationOptions()
       options.attack = false
+      options.searchStrategy = .milp
       let free = try verifier.verify(region: tiny.region, options: options)
       options.memoryLimit = 1
       let limited = try verifier.verify(region: tiny.region, options: options)

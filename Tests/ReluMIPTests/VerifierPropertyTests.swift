@@ -252,6 +252,49 @@ struct VerifierPropertyTests {
     #expect(decidedInSubtrees[.counterexample, default: 0] >= 5, "\(decidedInSubtrees)")
   }
 
+  /// The automatic search branches on ReLU phases over an L1 ball on a fully connected network
+  /// (and past 300 binaries anywhere), and keeps GLPK's tree over an L∞ ball on a narrow one, on
+  /// a convolution's sparse layers, with nothing unstable, when asked for the MILP, and when
+  /// maximising. End to end, an L1 case of the automatic search is never settled by GLPK's tree.
+  @Test func automaticSearchFollowsTheNormAndTheLayers() throws {
+    var phaseSearches = 0
+    for seed in UInt64(0)..<UInt64(24) {
+      let tiny = try TinyCase(seed: 31_000 + seed)
+      let verifier = try Verifier(network: tiny.network)
+      let l1 = try InputRegion(center: tiny.region.center, norm: .l1, radius: 0.8)
+      let linf = try InputRegion(center: tiny.region.center, norm: .linf, radius: 0.3)
+      var options = VerificationOptions()
+      #expect(verifier.searchesReLUPhases(options: options, binaries: 4, region: l1))
+      #expect(!verifier.searchesReLUPhases(options: options, binaries: 4, region: linf))
+      #expect(verifier.searchesReLUPhases(options: options, binaries: 301, region: linf))
+      #expect(!verifier.searchesReLUPhases(options: options, binaries: 0, region: l1))
+      var layers = verifier.network.layers
+      layers[0] = try AffineLayer(
+        matrix: WeightMatrix(
+          rows: layers[0].outputSize, columns: layers[0].inputSize,
+          rowStarts: Array(0...layers[0].outputSize),
+          columnIndices: (0..<layers[0].outputSize).map { $0 % layers[0].inputSize },
+          values: [Double](repeating: 1, count: layers[0].outputSize)),
+        bias: layers[0].bias, activation: .relu)
+      let convolutional = try Verifier(network: Network(layers: layers))
+      #expect(!convolutional.searchesReLUPhases(options: options, binaries: 4, region: l1))
+      options.searchStrategy = .milp
+      #expect(!verifier.searchesReLUPhases(options: options, binaries: 4, region: l1))
+      options.searchStrategy = .automatic
+      options.maximize = true
+      #expect(!verifier.searchesReLUPhases(options: options, binaries: 4, region: l1))
+
+      options = VerificationOptions()
+      options.attack = false
+      options.linearRegionSearch = false
+      let wide = try InputRegion(center: tiny.region.center, norm: .l1, radius: 1.5)
+      let result = try verifier.verify(region: wide, options: options)
+      #expect(result.settledBy != .branchAndCut, "\(result.settledBy) — \(tiny)")
+      if result.settledBy == .reluSplit || result.settledBy == .heuristic { phaseSearches += 1 }
+    }
+    #expect(phaseSearches >= 3, "\(phaseSearches) cases searched by ReLU phases")
+  }
+
   /// `auto` bounds are `lp` on three dense hidden layers or more (unless a MILP is asked for
   /// with more than 300 unstable ReLUs), `symbolic` otherwise; either way the verdicts on these two- and three-layer networks
   /// are those of exact enumeration.

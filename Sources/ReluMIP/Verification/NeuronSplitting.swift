@@ -26,7 +26,12 @@ final class NeuronSplittingSearch: @unchecked Sendable {
   private let objectives: [OptimizedBound]
   /// Whether a subproblem's later layers are bounded again under its splits (costs a
   /// back-substitution per unstable neuron; off for wide layers, where only the split neurons'
-  /// own bounds change).
+  /// own bounds change). Off too over an L1 ball on two hidden layers or fewer, where it cost
+  /// more than the subproblems it saved: the seed network's examples 1, 9, 13 at δ 5 took 29,861,
+  /// 13,447 and 17,399 subproblems in 3.5, 1.4 and 1.8 s without it against 20,155, 9,863 and
+  /// 12,251 in 4.9, 2.9 and 3.3 s with it; the shipped Fashion-MNIST network's examples 0–59 at
+  /// δ 2 and 4, 8.1 s against 10.1 s, same verdicts. (Over L∞ boxes it pays: MNIST-FC 256x2
+  /// prop_1_0.03 took 103 s without it, 19 s with it.)
   private let recomputesLayers: Bool
   /// What an open subproblem holds, for the memory limit: its parameters and half its parent's
   /// layer bounds (siblings share them).
@@ -36,7 +41,17 @@ final class NeuronSplittingSearch: @unchecked Sendable {
   /// Measured on MNIST-FC 256x4 (two threads): with 12 steps prop_0_0.03 took 46,744
   /// subproblems (26.5 s), and prop_5_0.03's hardest goal 76,795 (39 s); with 30, 7,141
   /// (11.9 s) and 829 (6.7 s). 20 steps did as well; 256x2 and verivital were unchanged.
-  var nodeIterations = 30
+  /// On two hidden layers or fewer the slopes settle sooner, and fewer steps are faster.
+  /// With 15 instead of 30: the seed network's example 1 at L1 δ 5 took 20,155 subproblems
+  /// (4.8 s) instead of 19,069 (6.4 s), example 13 12,251 (3.3 s) instead of 11,725 (4.1 s);
+  /// MNIST-FC 256x2's 30 at 120 s took 34.4 s instead of 36.3 s (prop_1_0.03 19.4 s instead of
+  /// 21.0 s), same verdicts. Over L1 balls, where the later layers are not bounded again
+  /// (`recomputesLayers`), 6: the seed's examples 1, 9, 13 at δ 5 in 2.5, 1.1 and 1.3 s
+  /// (36,239, 16,367 and 20,365 subproblems) against 3.8, 1.6 and 2.1 s with 15, 2.9, 1.3 and
+  /// 1.7 s with 10; 3 was no faster with a third more subproblems, and 1 ran past 40 s on
+  /// example 1. The shipped Fashion-MNIST network's examples 0–99 at L1 δ 2 and 4: 9.7 s
+  /// against 11.2 s, same verdicts.
+  var nodeIterations: Int
   /// How much more a split in one hidden layer counts than the same score one layer later. The
   /// score sees only the split neuron's own relaxation in the goal's bound, but a split also
   /// tightens the bounds of the layers after it, which each subproblem bounds again. Measured
@@ -129,7 +144,9 @@ final class NeuronSplittingSearch: @unchecked Sendable {
         row: row, constant: constant)
     }
     let hiddenNeurons = network.hiddenNeuronCount
-    recomputesLayers = hiddenNeurons <= 4096
+    let shallow = network.layers.count - 1 <= 2
+    nodeIterations = shallow ? (region.norm == .l1 ? 6 : 15) : 30
+    recomputesLayers = hiddenNeurons <= 4096 && !(shallow && region.norm == .l1)
     earlierLayerWeight = recomputesLayers && network.isDeepAndFullyConnected ? 4 : 1
     subproblemBytes =
       objectives.reduce(0) { $0 + 8 * $1.slopeCount } + 64
@@ -354,6 +371,18 @@ final class NeuronSplittingSearch: @unchecked Sendable {
       lock.withLock { largestPrunedBound = max(largestPrunedBound, result.bound ?? -tolerance) }
     case .unknown:
       if result.cause != .timeLimit && result.cause != .memoryLimit {
+        // Where the later layers were not bounded again under the splits, they are now: that
+        // alone often shows the phases exclude each other, and it tightens what the
+        // multipliers work with.
+        var bounds = bounds
+        if !recomputesLayers {
+          guard
+            let refined = SymbolicBounds.refine(
+              network: network, region: region, bounds: Array(rootBounds.layers[0..<bounds.count]),
+              splits: splits, newSplits: nil, magnitudes: magnitudes, recomputeLayers: true)
+          else { return }  // No input of the region has these phases.
+          bounds = refined
+        }
         for (c, objective) in objectives.enumerated() {
           let start = parameters[c].extended(toSplits: splits.count)
           let (_, evaluation) = objective.optimize(
