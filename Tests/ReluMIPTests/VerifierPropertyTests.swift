@@ -268,15 +268,7 @@ struct VerifierPropertyTests {
       #expect(!verifier.searchesReLUPhases(options: options, binaries: 4, region: linf))
       #expect(verifier.searchesReLUPhases(options: options, binaries: 301, region: linf))
       #expect(!verifier.searchesReLUPhases(options: options, binaries: 0, region: l1))
-      var layers = verifier.network.layers
-      layers[0] = try AffineLayer(
-        matrix: WeightMatrix(
-          rows: layers[0].outputSize, columns: layers[0].inputSize,
-          rowStarts: Array(0...layers[0].outputSize),
-          columnIndices: (0..<layers[0].outputSize).map { $0 % layers[0].inputSize },
-          values: [Double](repeating: 1, count: layers[0].outputSize)),
-        bias: layers[0].bias, activation: .relu)
-      let convolutional = try Verifier(network: Network(layers: layers))
+      let convolutional = try Verifier(network: verifier.network.withSparseFirstLayer())
       #expect(!convolutional.searchesReLUPhases(options: options, binaries: 4, region: l1))
       options.searchStrategy = .milp
       #expect(!verifier.searchesReLUPhases(options: options, binaries: 4, region: l1))
@@ -311,15 +303,7 @@ struct VerifierPropertyTests {
         #expect(verifier.resolvedBoundMethod(explicit, bounds: symbolic) == explicit)
       }
       // A hidden layer stored sparse (a convolution's) keeps symbolic bounds.
-      var layers = verifier.network.layers
-      layers[0] = try AffineLayer(
-        matrix: WeightMatrix(
-          rows: layers[0].outputSize, columns: layers[0].inputSize,
-          rowStarts: Array(0...layers[0].outputSize),
-          columnIndices: (0..<layers[0].outputSize).map { $0 % layers[0].inputSize },
-          values: [Double](repeating: 1, count: layers[0].outputSize)),
-        bias: layers[0].bias, activation: .relu)
-      let convolutional = try Verifier(network: Network(layers: layers))
+      let convolutional = try Verifier(network: verifier.network.withSparseFirstLayer())
       #expect(convolutional.resolvedBoundMethod(.automatic, bounds: symbolic) == .symbolic)
       // Past 300 unstable ReLUs GLPK's tree would not get far whatever its big-M constants; the
       // ReLU-phase search, which the automatic search runs there, still gains from the LPs.
@@ -537,4 +521,20 @@ final class CollectedOutput: @unchecked Sendable {
 
   func append(_ text: String) { lock.withLock { collected += text } }
   var text: String { lock.withLock { collected } }
+}
+
+extension Network {
+  /// The same network with its first layer replaced by one stored sparse, as a convolution's
+  /// is: the automatic choices treat such a network as not fully connected.
+  func withSparseFirstLayer() throws -> Network {
+    var layers = self.layers
+    layers[0] = try AffineLayer(
+      matrix: WeightMatrix(
+        rows: layers[0].outputSize, columns: layers[0].inputSize,
+        rowStarts: Array(0...layers[0].outputSize),
+        columnIndices: (0..<layers[0].outputSize).map { $0 % layers[0].inputSize },
+        values: [Double](repeating: 1, count: layers[0].outputSize)),
+      bias: layers[0].bias, activation: .relu)
+    return try Network(layers: layers)
+  }
 }
