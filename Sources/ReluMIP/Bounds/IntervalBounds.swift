@@ -129,34 +129,22 @@ enum IntervalBounds {
     guard region.norm == .l1 else {
       return propagate(layer, inputLower: lowest, inputUpper: highest)
     }
-    let down = (0..<n).map(region.downRoom)
-    let up = (0..<n).map(region.upRoom)
     var lower = [Double](repeating: 0, count: layer.outputSize)
     var upper = [Double](repeating: 0, count: layer.outputSize)
     for i in 0..<layer.outputSize {
-      var entries: [(column: Int, weight: Double)] = []
       var centerValue = layer.bias[i]
       var magnitude = abs(layer.bias[i])
       layer.matrix.forEachEntry(inRow: i) { j, w in
-        entries.append((j, w))
         centerValue += w * region.center[j]
         magnitude += abs(w) * max(abs(lowest[j]), abs(highest[j]))
       }
       // Moving coordinate j by t changes the value by |w_j|·t in the chosen direction, up to its
-      // room on that side; the budget is the radius. Spend it on the largest |w_j| first.
-      entries.sort { abs($0.weight) > abs($1.weight) }
+      // room on that side; the budget is the radius, spent on the largest |w_j| first.
+      let row = layer.matrix.row(i)
       func bestGain(increasing: Bool) -> Double {
-        var budget = region.radius
-        var gain = 0.0
-        for (j, w) in entries {
-          if budget <= 0 { break }
-          let movesUp = (w > 0) == increasing
-          let room = movesUp ? up[j] : down[j]
-          let step = min(room, budget)
-          gain += abs(w) * step
-          budget -= step
+        region.l1Moves(along: row, maximize: increasing).reduce(0) {
+          $0 + abs(row[$1.coordinate]) * $1.distance
         }
-        return gain
       }
       // The center's value and the knapsack's gain: sums of at most n + 1 terms each, the gain's
       // terms |w_j|·step_j with steps up to 2·max|x_j| (and the budget's own subtractions
